@@ -1,0 +1,56 @@
+"""What every run leaves next to its results: a sample grid and training curves (PNG)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+@torch.no_grad()
+def save_samples(model, path: Path, n: int = 64, data: torch.Tensor | None = None) -> Path | None:
+    """An 8x8 grid of samples (torchvision's save_image) for images; a scatter plot for 2-D data.
+    Returns None for models that cannot sample."""
+    if "sample" not in model.capabilities():
+        return None
+    x = model.sample(n).float().cpu()
+    if x.ndim == 2:
+        plt = _pyplot()
+        fig, ax = plt.subplots(figsize=(4, 4))
+        if data is not None:
+            ax.scatter(data[:2000, 0], data[:2000, 1], s=2, alpha=0.3, label="data")
+        ax.scatter(x[:, 0], x[:, 1], s=4, label="samples")
+        ax.legend(loc="upper right")
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return path
+    from torchvision.utils import save_image
+
+    save_image(x.clamp(0, 1), path, nrow=8, padding=1)
+    return path
+
+
+def save_curves(history: list[dict], path: Path) -> Path | None:
+    """Every logged value against the epoch, one panel each."""
+    keys = [k for k in (history[0] if history else {}) if k not in ("epoch", "step", "seconds")]
+    if not keys:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
+    epochs = [h["epoch"] for h in history]
+    for ax, key in zip(axes[0], keys):
+        ax.plot(epochs, [h.get(key) for h in history], marker="o", ms=3)
+        ax.set_xlabel("epoch")
+        ax.set_title(key)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

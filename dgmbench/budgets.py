@@ -1,0 +1,34 @@
+"""The harness budgets and how a protocol, a model and the command line refine them."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .errors import UnknownName
+from .specs import Budget
+
+BUDGETS = {
+    # seconds on a CPU, for tests: a handful of steps on a few hundred examples
+    "smoke": Budget("smoke", epochs=1, batch_size=32, lr=1e-3, max_steps=5, max_train_examples=256,
+                    max_test_examples=128, metric_options={"nll_k": 16, "sample_metric_n": 256}),
+    # the default: about a minute on a laptop CPU with an embedded dataset, minutes on one GPU
+    "quick": Budget("quick", epochs=40, batch_size=64, lr=1e-3, max_seconds=45,
+                    metric_options={"nll_k": 5000, "sample_metric_n": 10000}),
+    # the published hyperparameters (protocols and models refine this)
+    "full": Budget("full", epochs=100, batch_size=64, lr=1e-3,
+                   metric_options={"nll_k": 5000, "sample_metric_n": 50000}),
+}
+
+
+def resolve_budget(name: str, *layers: Mapping[str, Mapping[str, Any]] | None,
+                   overrides: Mapping[str, Any] | None = None) -> Budget:
+    """The named harness budget, refined by each layer's entry for that name (protocol, then
+    model), then by explicit overrides (command line). ``metric_options`` merge key by key."""
+    if name not in BUDGETS:
+        raise UnknownName("budget", name, BUDGETS)
+    budget = BUDGETS[name]
+    for layer in [*(layer.get(name, {}) for layer in layers if layer), overrides or {}]:
+        changes = {k: v for k, v in layer.items() if v is not None}
+        if "metric_options" in changes:
+            changes["metric_options"] = {**budget.metric_options, **changes["metric_options"]}
+        budget = budget.replace(**changes)
+    return budget

@@ -1,0 +1,73 @@
+"""The core's own plugin: the standard datasets, the core metrics and the table protocols.
+
+It goes through the same hooks as every other plugin; nothing here imports torch.
+"""
+from __future__ import annotations
+
+from . import hookimpl
+from .protocols import builtin_protocols
+from .specs import DatasetSpec, MetricSpec
+
+_LOAD = "dgmbench.datasets:"
+
+
+@hookimpl
+def dgmbench_datasets():
+    mnist = dict(shape=(1, 28, 28), num_classes=10, needs_data_root=True)
+    specs = [
+        DatasetSpec("digits", _LOAD + "load_digits", (1, 8, 8), levels=17, num_classes=10,
+                    description="scikit-learn's 8x8 handwritten digits, embedded (1,437 train / 360 test)"),
+        DatasetSpec("mnist", _LOAD + "load_mnist", levels=256, description="MNIST, 8-bit grey", **mnist),
+        DatasetSpec("mnist-binary", _LOAD + "load_mnist", levels=2, **mnist,
+                    options={"binarize": "dynamic", "name": "mnist-binary"},
+                    description="MNIST, dynamically binarized (a fresh Bernoulli draw every batch)"),
+        DatasetSpec("mnist-binary-static", _LOAD + "load_mnist", levels=2, **mnist,
+                    options={"binarize": "static", "name": "mnist-binary-static"},
+                    description="MNIST, statically binarized (one fixed, seeded Bernoulli draw)"),
+        DatasetSpec("fashion-mnist", _LOAD + "load_mnist", levels=256, **mnist,
+                    options={"cls_name": "FashionMNIST", "name": "fashion-mnist"},
+                    description="Fashion-MNIST, 8-bit grey"),
+        DatasetSpec("omniglot", _LOAD + "load_omniglot", (1, 28, 28), levels=256, needs_data_root=True,
+                    description="Omniglot resized to 28x28, grey (labels: alphabets)"),
+        DatasetSpec("omniglot-binary", _LOAD + "load_omniglot", (1, 28, 28), levels=2, needs_data_root=True,
+                    options={"binarize": "dynamic"},
+                    description="Omniglot 28x28, dynamically binarized (the IWAE setting)"),
+        DatasetSpec("cifar10", _LOAD + "load_cifar", (3, 32, 32), levels=256, num_classes=10, needs_data_root=True,
+                    description="CIFAR-10, 8-bit RGB"),
+        DatasetSpec("cifar100", _LOAD + "load_cifar", (3, 32, 32), levels=256, num_classes=100,
+                    needs_data_root=True, options={"cls_name": "CIFAR100", "name": "cifar100"},
+                    description="CIFAR-100, 8-bit RGB"),
+        DatasetSpec("svhn", _LOAD + "load_svhn", (3, 32, 32), levels=256, num_classes=10, needs_data_root=True,
+                    description="SVHN cropped digits, 8-bit RGB"),
+        DatasetSpec("celeba", _LOAD + "load_celeba", (3, 64, 64), levels=256, needs_data_root=True,
+                    description="CelebA, centre-cropped and resized to 64x64"),
+    ]
+    for kind in ("moons", "8gaussians", "checkerboard"):
+        specs.append(DatasetSpec(f"toy2d-{kind}", _LOAD + "load_toy2d", (2,), levels=None,
+                                 options={"kind": kind}, description=f"2-D toy density: {kind}"))
+    specs.append(DatasetSpec("toy2d", _LOAD + "load_toy2d", (2,), levels=None, options={"kind": "moons"},
+                             description="2-D toy density (moons; see toy2d-*)"))
+    return specs
+
+
+@hookimpl
+def dgmbench_metrics():
+    return [
+        MetricSpec("nll", "dgmbench.metrics.likelihood:nll", requires=[["log_prob"], ["iw_bound"], ["elbo"]],
+                   description="test NLL (nats/example) and bits/dim, dequantization included; exact, "
+                               "importance-sampled (k = nll_k) or the ELBO bound"),
+        # -- latent-variable metrics (issue 3) --
+        # -- sample-quality metrics (issue 5) --
+    ]
+
+
+@hookimpl
+def dgmbench_feature_networks():
+    return [
+        # -- feature networks (issue 5) --
+    ]
+
+
+@hookimpl
+def dgmbench_protocols():
+    return builtin_protocols()

@@ -1,0 +1,59 @@
+"""Metrics: functions of a trained model and a dataset (see :class:`MetricContext`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from ..data import DataSplit, dequantize
+from ..specs import DatasetSpec
+
+
+@dataclass
+class MetricContext:
+    """What a metric's ``compute(ctx)`` receives.
+
+    ``options`` holds the budget's metric options and any user overrides (``nll_k``,
+    ``fid_samples``, ``feature_net``...). ``train`` is loaded on first use.
+    """
+
+    model: Any
+    dataset: DatasetSpec
+    test: DataSplit
+    device: torch.device
+    options: dict = field(default_factory=dict)
+    batch_size: int = 256
+    seed: int = 0
+    out_dir: Path | None = None
+    registry: Any = None
+    load_train: Any = None  # callable returning the train DataSplit
+    _train: DataSplit | None = None
+
+    @property
+    def train(self) -> DataSplit:
+        if self._train is None:
+            self._train = self.load_train()
+        return self._train
+
+    def generator(self, offset: int = 0) -> torch.Generator:
+        """A CPU generator seeded from the run's seed, so metric noise is reproducible."""
+        return torch.Generator().manual_seed(10_000 + self.seed + offset)
+
+    def test_batches(self, batch_size: int | None = None, model_input: bool = True
+                     ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """Test batches on the device; with ``model_input`` continuous models get dequantized x."""
+        g = self.generator()
+        torch.manual_seed(self.seed)  # dynamic binarization of the test set draws from the global RNG
+        for x, y in self.test.batches(batch_size or self.batch_size, device=self.device):
+            if model_input:
+                x = model_input_for(self.model, self.dataset, x, g)
+            yield x, y
+
+
+def model_input_for(model, dataset: DatasetSpec, x: torch.Tensor, generator=None) -> torch.Tensor:
+    """What the model sees: dequantized data for continuous densities, the levels otherwise."""
+    if getattr(model, "likelihood", "none") == "continuous":
+        return dequantize(x, dataset.levels, generator)
+    return x

@@ -1,0 +1,105 @@
+"""The model base class every plugin's model derives from.
+
+Conventions (they make every metric comparable across plugins):
+
+* Inputs ``x`` are float tensors in [0, 1] of the dataset's shape (real-valued for ``toy2d``).
+* ``likelihood = "continuous"``: the model is a density on [0, 1]^D. The harness feeds it
+  *dequantized* data ``y = (x * (L - 1) + u) / L`` with ``u ~ U[0, 1)^D`` (L = the dataset's
+  levels), and ``log_prob(y)`` is a density there; bits/dim then adds ``D log L``
+  (Theis et al. 2016: the dequantized bound on the discrete log-likelihood).
+  For real-valued data (levels None) no dequantization happens.
+* ``likelihood = "discrete"``: the model gives a probability mass to the exact levels
+  (PixelCNN's 256-way softmax, a Bernoulli decoder on binarized data); inputs are not dequantized.
+* ``likelihood = "none"``: no density (GANs, classifiers).
+
+A capability is declared by overriding its method; :meth:`Model.capabilities` reads them off.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+_CAPABILITY_METHODS = {
+    "log_prob": "log_prob",
+    "elbo": "elbo",
+    "iw_bound": "log_importance_weights",
+    "sample": "sample",
+    "encode": "encode",
+    "classify": "classify",
+}
+
+
+class Model(nn.Module):
+    """Base class. Override the capability methods your model has, and optionally the training
+    step. ``config`` is the run's resolved model config (JSON-serializable)."""
+
+    likelihood: str = "continuous"
+
+    def __init__(self, config: dict | None = None):
+        super().__init__()
+        self.config = dict(config or {})
+
+    # -- capabilities ---------------------------------------------------------------------------
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact log p(x) per example, shape (batch,), in nats."""
+        raise NotImplementedError
+
+    def elbo(self, x: torch.Tensor) -> torch.Tensor:
+        """A lower bound on log p(x) per example, shape (batch,), in nats."""
+        raise NotImplementedError
+
+    def log_importance_weights(self, x: torch.Tensor, k: int) -> torch.Tensor:
+        """log w_i = log p(x, z_i) - log q(z_i | x) for z_i ~ q(z | x), shape (k, batch).
+
+        logmeanexp over the first axis is the k-sample importance-weighted bound
+        (Burda et al. 2016), which rises to log p(x) as k grows."""
+        raise NotImplementedError
+
+    def sample(self, n: int) -> torch.Tensor:
+        """n new examples in data space ([0, 1] for images), shape (n, *dataset_shape)."""
+        raise NotImplementedError
+
+    def encode(self, x: torch.Tensor) -> Sequence[torch.Tensor]:
+        """Posterior means E_q[z | x], one (batch, dim) tensor per stochastic layer."""
+        raise NotImplementedError
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits, shape (batch, num_classes)."""
+        raise NotImplementedError
+
+    @classmethod
+    def capabilities(cls) -> set[str]:
+        """The capabilities this class implements (methods overridden from :class:`Model`)."""
+        return {cap for cap, meth in _CAPABILITY_METHODS.items()
+                if getattr(cls, meth) is not getattr(Model, meth)}
+
+    # -- training ---------------------------------------------------------------------------------
+    def loss(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The scalar training loss. Default: negative log-likelihood (or negative ELBO)."""
+        caps = self.capabilities()
+        if "log_prob" in caps:
+            return -self.log_prob(x).mean()
+        if "elbo" in caps:
+            return -self.elbo(x).mean()
+        raise NotImplementedError(f"{type(self).__name__} must define loss() or train_step()")
+
+    def configure_optimizers(self, lr: float) -> list[torch.optim.Optimizer]:
+        """The optimizers :meth:`train_step` uses. Default: one Adam over all parameters."""
+        return [torch.optim.Adam(self.parameters(), lr=lr)]
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None, optimizers: list,
+                   step: int, autocast: Any) -> dict[str, torch.Tensor]:
+        """One optimization step; returns logs (scalar tensors). ``autocast`` is a context
+        manager factory (bf16 on CUDA, a no-op on CPU) to wrap the forward pass in.
+
+        Override for several optimizers (GANs) or a custom backward pass (RevNet). The harness
+        stops the run if any returned value is NaN or infinite."""
+        (opt,) = optimizers
+        opt.zero_grad(set_to_none=True)
+        with autocast():
+            loss = self.loss(x, y)
+        loss.backward()
+        opt.step()
+        return {"loss": loss.detach()}

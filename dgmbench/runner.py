@@ -1,0 +1,291 @@
+"""Execute one :class:`~dgmbench.specs.RunRecord`: build, train, evaluate, store."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import time
+import warnings
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from . import __version__
+from .budgets import resolve_budget
+from .errors import DgmbenchError, PluginError, TrainingDiverged, UnsupportedMetric
+from .plugins import Registry, load_registry
+from .specs import Budget, DatasetSpec, ModelSpec, ProtocolSpec, RunRecord, resolve
+from .store import Store
+
+DEFAULT_METRICS = ("nll",)
+LIBRARIES = ("torch", "torchvision", "numpy", "pluggy", "pandas", "scikit-learn", "clean-fid")
+
+
+def default_results_path() -> Path:
+    return Path(os.environ.get("DGMBENCH_RESULTS", "dgmbench-results/results.sqlite"))
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    record: RunRecord
+    status: str
+    metrics: dict = field(default_factory=dict)
+    out_dir: Path | None = None
+    error: str = ""
+    wall_time_s: float = 0.0
+
+
+def code_version() -> str:
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--", "."], capture_output=True,
+                               text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha, dirty = "", ""
+    return f"{__version__}+{sha}{'.dirty' if dirty else ''}" if sha else __version__
+
+
+def library_versions() -> dict:
+    out = {"python": platform.python_version(), "dgmbench": __version__}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def protocol_for(reg: Registry, record: RunRecord) -> ProtocolSpec | None:
+    return None if record.protocol in ("default", "", None) else reg.get("protocols", record.protocol)
+
+
+def model_config(spec: ModelSpec, protocol: ProtocolSpec | None, record: RunRecord) -> dict:
+    cell = protocol.cell(record.cell).config if protocol and record.cell else {}
+    return {**spec.defaults, **cell, **record.config}
+
+
+def check_metrics(reg: Registry, names, spec: ModelSpec) -> list:
+    out = []
+    for name in names:
+        metric = reg.get("metrics", name)
+        if not metric.supported_by(spec.capabilities):
+            needs = " or ".join("+".join(alt) or "nothing" for alt in metric.requires)
+            raise UnsupportedMetric(f"metric {name!r} needs {needs}; model {spec.name!r} has "
+                                    f"{', '.join(sorted(spec.capabilities)) or 'no capabilities'}")
+        out.append(metric)
+    return out
+
+
+def metrics_for(reg: Registry, record: RunRecord, spec: ModelSpec, protocol: ProtocolSpec | None) -> list:
+    if record.metrics:
+        return check_metrics(reg, record.metrics, spec)
+    if protocol is not None:
+        return check_metrics(reg, protocol.metrics, spec)
+    return [reg.get("metrics", m) for m in DEFAULT_METRICS
+            if m in reg.items["metrics"] and reg.items["metrics"][m].supported_by(spec.capabilities)]
+
+
+def load_split(ds: DatasetSpec, split: str, record: RunRecord, limit: int | None):
+    """Load a split; warnings about partial copies become the split's note."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = resolve(ds.load)(split, record.data_root, record.download, **dict(ds.options))
+    for w in caught:
+        print(f"warning: {w.message}")
+        if not data.note:
+            data.note = str(w.message)
+    return data.subset(limit)
+
+
+def build_model(spec: ModelSpec, ds: DatasetSpec, config: dict):
+    from .model import Model
+
+    try:
+        model = resolve(spec.build)(ds, config)
+    except DgmbenchError:
+        raise
+    except (ImportError, AttributeError) as exc:
+        raise PluginError(f"plugin {spec.plugin!r}: cannot build model {spec.name!r}: {type(exc).__name__}: {exc}")
+    if not isinstance(model, Model):
+        raise PluginError(f"plugin {spec.plugin!r}: model {spec.name!r} built a {type(model).__name__}, "
+                          "not a dgmbench.model.Model")
+    have, declared = model.capabilities(), set(spec.capabilities)
+    if have != declared:
+        raise PluginError(f"plugin {spec.plugin!r}: model {spec.name!r} declares {sorted(declared)} but "
+                          f"implements {sorted(have)}")
+    return model
+
+
+def evaluate(reg: Registry, model, metrics, ds: DatasetSpec, test, device, budget: Budget, seed: int,
+             out_dir: Path | None, load_train, store: Store, run_id: str, options: dict | None = None) -> dict:
+    """Run each metric, store its values as soon as it is done, return them all."""
+    from .metrics import MetricContext
+
+    ctx = MetricContext(model=model, dataset=ds, test=test, device=device,
+                        options={**budget.metric_options, **(options or {})},
+                        batch_size=max(budget.batch_size, 128), seed=seed, out_dir=out_dir, registry=reg,
+                        load_train=load_train)
+    results = {}
+    for metric in metrics:
+        values = dict(resolve(metric.compute)(ctx))
+        feature_net = values.pop("feature_net", None) if isinstance(values.get("feature_net"), str) else None
+        store.add_metrics(run_id, metric.name, values, feature_net)
+        results.update(values)
+    return results
+
+
+def peak_memory_bytes(device) -> int:
+    import torch
+
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux reports KiB
+
+
+def execute(record: RunRecord, results: Path | None = None, out_root: Path | None = None, resume: bool = False,
+            progress: bool = True, reg: Registry | None = None, overrides: dict | None = None) -> RunOutcome:
+    """Train and evaluate one run and store it. ``overrides`` refine the budget (epochs, lr...)."""
+    import torch
+
+    from .artifacts import save_curves, save_samples
+    from .training import fit, seed_everything, select_device
+
+    reg = reg or load_registry()
+    spec = reg.model_for(record.model)
+    record.model = spec.name
+    ds = reg.dataset(record.dataset)
+    protocol = protocol_for(reg, record)
+    metrics = metrics_for(reg, record, spec, protocol)
+    budget = resolve_budget(record.budget, protocol.budgets if protocol else None, spec.budgets,
+                            overrides=overrides)
+    device = select_device(record.device)
+    config = model_config(spec, protocol, record)
+    results = Path(results or default_results_path())
+    out_dir = Path(out_root or results.parent / "runs") / record.key()
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    seed_everything(record.seed)
+    train = load_split(ds, "train", record, budget.max_train_examples)
+    test = load_split(ds, "test", record, budget.max_test_examples)
+    model = build_model(spec, ds, config)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+    store = Store(results)
+    run_id = store.start_run(
+        protocol=record.protocol or "default", protocol_version=protocol.version if protocol else "1",
+        cell=record.cell, model=spec.name, plugin=spec.plugin, plugin_version=reg.plugins[spec.plugin].version
+        if spec.plugin in reg.plugins else "", dataset=ds.name, budget=budget.name, seed=record.seed,
+        config=config, record=record.to_json(), code_version=code_version(), libraries=library_versions(),
+        device=str(device) if device.type == "cpu" else f"{device} ({torch.cuda.get_device_name(device)})",
+        n_train=len(train), n_test=len(test), data_note="; ".join(n for n in (train.note, test.note) if n) or None,
+        out_dir=str(out_dir))
+    (out_dir / "record.json").write_text(json.dumps(json.loads(record.to_json()), indent=2))
+    outcome = RunOutcome(run_id, record, "running", out_dir=out_dir)
+    start = time.perf_counter()
+    reg.pm.hook.dgmbench_run_start(record=record, model=model, out_dir=out_dir)
+
+    def on_epoch_end(epoch, logs):
+        return any(reg.pm.hook.dgmbench_epoch_end(record=record, model=model, epoch=epoch, logs=logs))
+
+    state = None
+    try:
+        state = fit(model, train, ds, budget, device, checkpoint=out_dir / "checkpoint.pt", resume=resume,
+                    record_json=record.to_json(), on_epoch_end=on_epoch_end, progress=progress, seed=record.seed)
+        save_curves(state.history, out_dir / "curves.png")
+        save_samples(model, out_dir / "samples.png", data=test.x if test.x.ndim == 2 else None)
+        outcome.metrics = evaluate(reg, model, metrics, ds, test, device, budget, record.seed, out_dir,
+                                   lambda: train, store, run_id)
+        outcome.status = "ok"
+    except KeyboardInterrupt:
+        outcome.status, outcome.error = "interrupted", "interrupted by the user; continue with --resume"
+        raise
+    except TrainingDiverged as exc:
+        outcome.status, outcome.error = "failed", str(exc)
+        raise
+    except Exception as exc:
+        outcome.status, outcome.error = "failed", f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        outcome.wall_time_s = time.perf_counter() - start
+        store.update_run(run_id, status=outcome.status, error=outcome.error or None, finished=time.time(),
+                         wall_time_s=outcome.wall_time_s, peak_memory_bytes=peak_memory_bytes(device),
+                         train_time_s=state.seconds if state else None, epochs=state.epoch if state else None,
+                         steps=state.step if state else None)
+        try:
+            reg.pm.hook.dgmbench_run_end(record=record, results=outcome.metrics, status=outcome.status)
+        except Exception as exc:  # an observer must not change the run's outcome
+            print(f"warning: a dgmbench_run_end hook failed: {type(exc).__name__}: {exc}")
+    return outcome
+
+
+def evaluate_checkpoint(checkpoint: Path, metric_names=None, results: Path | None = None, device: str = "auto",
+                        model: str | None = None, dataset: str | None = None, data_root: str | None = None,
+                        budget: str = "quick", reg: Registry | None = None) -> RunOutcome:
+    """Score a saved model with no training and store the result like a run.
+
+    A dgmbench checkpoint carries its run record; any other file holding a state dict (or
+    ``{"model": state_dict}``) needs ``model`` (a plugin that builds the architecture) and ``dataset``."""
+    import torch
+
+    from .training import load_checkpoint, select_device
+
+    reg = reg or load_registry()
+    ck = load_checkpoint(Path(checkpoint))
+    if isinstance(ck, dict) and "record" in ck and isinstance(ck.get("record"), str):
+        record = RunRecord.from_json(ck["record"])
+        state_dict = ck["model"]
+    else:
+        if not model or not dataset:
+            raise DgmbenchError(f"{checkpoint} is not a dgmbench checkpoint: pass --plugin and --dataset "
+                                "to say which model and data it belongs to")
+        record = RunRecord(model=model, dataset=dataset, budget=budget)
+        state_dict = ck.get("model", ck) if isinstance(ck, dict) else ck
+    record.model = model or record.model
+    record.dataset = dataset or record.dataset
+    record.data_root = data_root or record.data_root
+    record.device = device
+    record.budget = budget if budget else record.budget
+    record.metrics = list(metric_names) if metric_names else record.metrics
+    spec = reg.model_for(record.model)
+    ds = reg.dataset(record.dataset)
+    protocol = protocol_for(reg, record)
+    metrics = metrics_for(reg, record, spec, protocol)
+    if not metrics:
+        raise UnsupportedMetric(f"model {spec.name!r} supports none of the default metrics; name one with --metric")
+    bud = resolve_budget(record.budget, protocol.budgets if protocol else None, spec.budgets)
+    dev = select_device(device)
+    net = build_model(spec, ds, model_config(spec, protocol, record))
+    try:
+        net.load_state_dict(state_dict)
+    except (RuntimeError, TypeError) as exc:
+        raise DgmbenchError(f"{checkpoint} does not fit model {spec.name!r}: {str(exc).splitlines()[0]}") from None
+    net.to(dev).eval()
+    torch.manual_seed(record.seed)
+    test = load_split(ds, "test", record, bud.max_test_examples)
+    store = Store(Path(results or default_results_path()))
+    run_id = store.start_run(
+        protocol=record.protocol or "default", protocol_version=protocol.version if protocol else "1",
+        cell=record.cell, model=spec.name, plugin=spec.plugin, dataset=ds.name, budget=bud.name,
+        seed=record.seed, config=model_config(spec, protocol, record), record=record.to_json(),
+        code_version=code_version(), libraries=library_versions(), device=str(dev), n_test=len(test),
+        n_train=0, data_note=f"eval of {checkpoint}" + (f"; {test.note}" if test.note else ""))
+    outcome = RunOutcome(run_id, record, "running")
+    start = time.perf_counter()
+    try:
+        outcome.metrics = evaluate(reg, net, metrics, ds, test, dev, bud, record.seed, None,
+                                   lambda: load_split(ds, "train", record, bud.max_train_examples), store, run_id)
+        outcome.status = "ok"
+    except BaseException as exc:
+        outcome.status, outcome.error = "failed", f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        outcome.wall_time_s = time.perf_counter() - start
+        store.update_run(run_id, status=outcome.status, error=outcome.error or None, finished=time.time(),
+                         wall_time_s=outcome.wall_time_s, peak_memory_bytes=peak_memory_bytes(dev))
+    return outcome

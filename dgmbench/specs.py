@@ -1,0 +1,232 @@
+"""The spec records that plugins return from the registration hooks.
+
+They are plain dataclasses with no torch import, so that ``dgmbench plugins`` and
+``dgmbench list`` answer without loading any model code. Anything heavy is named by a
+``"module:attribute"`` string (or given as a callable) and imported only when it is used.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence, Union
+
+#: A callable, or a "package.module:attribute" string naming one (imported lazily).
+Factory = Union[str, Callable[..., Any]]
+
+#: What a model can do. A model declares a subset; metrics state which they need.
+CAPABILITIES = {
+    "log_prob": "exact log-likelihood log p(x) per example",
+    "elbo": "a variational lower bound on log p(x) per example",
+    "iw_bound": "log importance weights log p(x, z_k) - log q(z_k | x), shape (k, batch)",
+    "sample": "draws new examples in data space",
+    "encode": "posterior means E_q[z | x], one tensor per stochastic layer",
+    "classify": "class logits",
+}
+
+#: How a model's densities relate to the data (see dgmbench.model.Model.likelihood).
+LIKELIHOODS = ("continuous", "discrete", "none")
+
+
+class SpecError(ValueError):
+    """A plugin returned a spec that cannot be used."""
+
+
+def resolve(factory: Factory) -> Callable[..., Any]:
+    """Import a ``"module:attr"`` factory string, or return a callable unchanged."""
+    if callable(factory):
+        return factory
+    module, _, attr = str(factory).partition(":")
+    if not module or not attr:
+        raise SpecError(f"factory {factory!r} is not of the form 'module:attribute'")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much training a run gets. Training stops at whichever limit comes first."""
+
+    name: str
+    epochs: int = 1
+    batch_size: int = 64
+    lr: float = 1e-3
+    max_steps: int | None = None
+    max_seconds: float | None = None
+    max_train_examples: int | None = None
+    max_test_examples: int | None = None
+    #: options handed to metrics, e.g. {"nll_k": 5000, "fid_samples": 10000}
+    metric_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> "Budget":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class DatasetSpec:
+    """A named data source.
+
+    ``load(split, root, download, **options)`` returns a :class:`dgmbench.data.DataSplit`
+    (``options`` lets one loader serve several datasets).
+    ``shape`` is one example's shape, (C, H, W) for images or (D,) for vectors.
+    ``levels`` is the number of discrete values a pixel takes (256 for 8-bit images, 2 for
+    binarized data, 17 for scikit-learn digits); ``None`` for real-valued data (toy2d).
+    Pixels are delivered as floats ``k / (levels - 1)`` in [0, 1].
+    """
+
+    name: str
+    load: Factory
+    shape: tuple[int, ...]
+    levels: int | None = 256
+    num_classes: int | None = None
+    factors: Sequence[tuple[str, int]] | None = None
+    splits: Sequence[str] = ("train", "test")
+    description: str = ""
+    needs_data_root: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+    plugin: str = ""
+
+    @property
+    def dims(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+
+@dataclass
+class ModelSpec:
+    """A model a plugin provides.
+
+    ``build(dataset_spec, config)`` returns a :class:`dgmbench.model.Model`.
+    ``capabilities`` must match what the built model implements (the harness checks).
+    ``defaults`` are the config values a run starts from; a protocol or ``--config`` overrides.
+    ``budgets`` optionally overrides the harness budgets for this model, by budget name
+    (for example a smaller learning rate), as a mapping of Budget field -> value.
+    """
+
+    name: str
+    build: Factory
+    capabilities: Sequence[str]
+    description: str = ""
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    budgets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    paper: str = ""
+    plugin: str = ""
+
+
+@dataclass
+class MetricSpec:
+    """A function of a trained model and a dataset.
+
+    ``compute(ctx)`` receives a :class:`dgmbench.metrics.MetricContext` and returns a mapping
+    of value name -> float (one metric may report several values, e.g. ``nll`` reports
+    ``nll`` in nats and ``bpd``). ``requires`` lists alternative capability sets: the model
+    must have every capability of at least one of them.
+    """
+
+    name: str
+    compute: Factory
+    requires: Sequence[Sequence[str]] = ((),)
+    description: str = ""
+    lower_is_better: bool = True
+    plugin: str = ""
+
+    def supported_by(self, capabilities: Sequence[str]) -> bool:
+        have = set(capabilities)
+        return any(set(alt) <= have for alt in self.requires)
+
+
+@dataclass
+class FeatureNetworkSpec:
+    """A backbone for sample metrics (FID, IS, KID, precision/recall).
+
+    ``build(dataset_spec, ctx)`` returns a callable mapping images in [0, 1] to
+    ``(features, logits_or_None)``. ``key`` enters the reference-statistics cache key and the
+    leaderboard column name, so two networks never share a column.
+    """
+
+    name: str
+    build: Factory
+    description: str = ""
+    plugin: str = ""
+
+
+@dataclass
+class Cell:
+    """One cell of a protocol's table: a model configuration on a dataset.
+
+    ``labels`` are the columns that join this cell to the reference table, e.g.
+    ``{"model": "Real NVP"}`` or ``{"dataset": "MNIST", "k": 5, "model": "IWAE"}``.
+    """
+
+    key: str
+    model: str
+    dataset: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    labels: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ProtocolSpec:
+    """A standardized, versioned recipe that fills one leaderboard.
+
+    ``metrics`` are run on every cell. ``columns`` maps a measured value name to the reference
+    column it stands beside (``{"bpd": "bits_per_dim"}``); ``reference`` is a CSV path or a
+    ``"package:resource.csv"`` name. ``budgets`` overrides the harness budgets by name.
+    """
+
+    name: str
+    version: str
+    cells: Sequence[Cell]
+    metrics: Sequence[str]
+    description: str = ""
+    reference: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+    seeds: Sequence[int] = (0,)
+    budgets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    caption: str = ""
+    plugin: str = ""
+
+    def cell(self, key: str) -> Cell:
+        for c in self.cells:
+            if c.key == key:
+                return c
+        raise KeyError(key)
+
+
+@dataclass
+class RunRecord:
+    """One (model, dataset, protocol, budget, seed, config): everything needed to run it again,
+    serializable to JSON so that it can be shipped to another process or machine unchanged."""
+
+    model: str
+    dataset: str
+    protocol: str = "default"
+    budget: str = "quick"
+    seed: int = 0
+    config: dict = field(default_factory=dict)
+    cell: str | None = None
+    metrics: list | None = None
+    device: str = "auto"
+    data_root: str | None = None
+    download: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunRecord":
+        return cls(**json.loads(text))
+
+    def key(self) -> str:
+        """A short stable name for the output folder (same record -> same folder)."""
+        import hashlib
+
+        ident = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("device", "data_root", "download")}
+        digest = hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:8]
+        safe = lambda s: "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(s))
+        return f"{safe(self.model)}-{safe(self.dataset)}-{self.budget}-s{self.seed}-{digest}"

@@ -1,0 +1,142 @@
+"""The training loop every plugin reuses: devices, seeds, bf16 autocast on CUDA, a checkpoint
+after every epoch (and on Ctrl-C), ``--resume``, NaN/inf detection and a progress bar."""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .data import DataSplit
+from .errors import DgmbenchError, TrainingDiverged
+from .metrics import model_input_for
+from .specs import Budget, DatasetSpec
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present; ``cpu``, ``cuda`` and ``cuda:N`` are taken as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DgmbenchError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def autocast_for(device: torch.device, enabled: bool = True):
+    """bf16 autocast on CUDA, nothing on CPU (CPU bf16 is slower than fp32 for these models)."""
+    if device.type == "cuda" and enabled:
+        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0            # completed epochs
+    step: int = 0
+    seconds: float = 0.0      # training time spent so far, across resumes
+    history: list = field(default_factory=list)  # one dict of mean logs per epoch
+    stopped: str = ""         # why training ended early ("time", "steps", "hook")
+
+
+def save_checkpoint(path: Path, model, optimizers, state: TrainState, record_json: str) -> None:
+    """Atomic write (temp file + rename): an interrupted save never corrupts the last checkpoint."""
+    payload = {
+        "format": "dgmbench-checkpoint-1",
+        "record": record_json,
+        "model": model.state_dict(),
+        "optimizers": [opt.state_dict() for opt in optimizers],
+        "epoch": state.epoch, "step": state.step, "seconds": state.seconds,
+        "history": state.history,
+        "torch_rng": torch.get_rng_state(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise DgmbenchError(f"no checkpoint at {path}") from None
+    except Exception as exc:
+        raise DgmbenchError(f"checkpoint {path} could not be read ({type(exc).__name__}: {exc})") from None
+
+
+def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: torch.device, *,
+        checkpoint: Path | None = None, resume: bool = False, record_json: str = "{}",
+        on_epoch_end=None, progress: bool = True, seed: int = 0) -> TrainState:
+    """Train ``model`` with its own ``train_step`` within ``budget``; returns the final state.
+
+    Raises :class:`TrainingDiverged` on a NaN/inf log value and re-raises ``KeyboardInterrupt``
+    after saving a checkpoint, so that ``--resume`` continues from the last completed epoch.
+    """
+    model.to(device).train()
+    optimizers = model.configure_optimizers(budget.lr)
+    state = TrainState()
+    if resume and checkpoint is not None and checkpoint.exists():
+        ck = load_checkpoint(checkpoint)
+        model.load_state_dict(ck["model"])
+        for opt, sd in zip(optimizers, ck["optimizers"]):
+            opt.load_state_dict(sd)
+        state = TrainState(ck["epoch"], ck["step"], ck["seconds"], list(ck["history"]))
+        torch.set_rng_state(ck["torch_rng"])
+    autocast = autocast_for(device)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(state.epoch):  # the shuffles a resumed run would have drawn
+        torch.randperm(len(train), generator=generator)
+    per_epoch = math.ceil(len(train) / budget.batch_size)
+    total = per_epoch * budget.epochs if budget.max_steps is None else min(budget.max_steps, per_epoch * budget.epochs)
+    bar = tqdm(total=total, initial=min(state.step, total), disable=not progress, unit="step",
+               desc="train", dynamic_ncols=True, leave=False)
+    try:
+        while state.epoch < budget.epochs and not state.stopped:
+            start, sums, count = time.perf_counter(), {}, 0
+            for x, y in train.batches(budget.batch_size, shuffle=True, generator=generator, device=device,
+                                      drop_last=True):
+                x = model_input_for(model, dataset, x)
+                logs = model.train_step(x, y, optimizers, state.step, autocast)
+                values = {k: float(v) for k, v in logs.items()}
+                bad = [k for k, v in values.items() if not math.isfinite(v)]
+                if bad:
+                    raise TrainingDiverged(f"training diverged: {bad[0]} = {values[bad[0]]} at epoch "
+                                           f"{state.epoch + 1}, step {state.step + 1} (try a smaller --lr)")
+                for k, v in values.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                count += 1
+                state.step += 1
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
+                if budget.max_steps is not None and state.step >= budget.max_steps:
+                    state.stopped = "steps"
+                    break
+                if budget.max_seconds is not None and state.seconds + time.perf_counter() - start >= budget.max_seconds:
+                    state.stopped = "time"
+                    break
+            state.seconds += time.perf_counter() - start
+            state.epoch += 1
+            state.history.append({"epoch": state.epoch, "step": state.step, "seconds": state.seconds,
+                                  **{k: v / max(count, 1) for k, v in sums.items()}})
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, model, optimizers, state, record_json)
+            if on_epoch_end is not None and on_epoch_end(state.epoch, state.history[-1]):
+                state.stopped = "hook"
+    finally:  # on Ctrl-C the last completed epoch is on disk; resume redoes the partial one
+        bar.close()
+    model.eval()
+    return state
