@@ -60,7 +60,8 @@ class Registry:
             return self.items["models"][info.provides["models"][0]]
         if name in self.failures:
             raise PluginError(f"plugin {name!r} is broken: {self.failures[name]}")
-        raise UnknownName("plugin or model", name, set(self.items["models"]) | set(self.plugins))
+        raise UnknownName("plugin or model", name, set(self.items["models"])
+                          | {p for p, i in self.plugins.items() if i.provides.get("models")})
 
     def dataset(self, name: str) -> specs.DatasetSpec:
         """A registered dataset, or ``imagefolder:PATH`` for a user's own images."""

@@ -148,12 +148,14 @@ def peak_memory_bytes(device) -> int:
 
 
 def execute(record: RunRecord, results: Path | None = None, out_root: Path | None = None, resume: bool = False,
-            progress: bool = True, reg: Registry | None = None, overrides: dict | None = None) -> RunOutcome:
-    """Train and evaluate one run and store it. ``overrides`` refine the budget (epochs, lr...)."""
+            progress: bool = True, reg: Registry | None = None, overrides: dict | None = None,
+            options: dict | None = None) -> RunOutcome:
+    """Train and evaluate one run and store it. ``overrides`` refine the budget (epochs, lr...);
+    ``options`` are metric options (``feature_net``, ``nll_k``...)."""
     import torch
 
     from .artifacts import save_curves, save_samples
-    from .training import fit, seed_everything, select_device
+    from .training import TrainState, fit, seed_everything, select_device
 
     reg = reg or load_registry()
     spec = reg.model_for(record.model)
@@ -193,14 +195,15 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
     def on_epoch_end(epoch, logs):
         return any(reg.pm.hook.dgmbench_epoch_end(record=record, model=model, epoch=epoch, logs=logs))
 
-    state = None
+    state = TrainState()
     try:
-        state = fit(model, train, ds, budget, device, checkpoint=out_dir / "checkpoint.pt", resume=resume,
-                    record_json=record.to_json(), on_epoch_end=on_epoch_end, progress=progress, seed=record.seed)
+        fit(model, train, ds, budget, device, checkpoint=out_dir / "checkpoint.pt", resume=resume,
+            record_json=record.to_json(), on_epoch_end=on_epoch_end, progress=progress, seed=record.seed,
+            state=state)
         save_curves(state.history, out_dir / "curves.png")
         save_samples(model, out_dir / "samples.png", data=test.x if test.x.ndim == 2 else None)
         outcome.metrics = evaluate(reg, model, metrics, ds, test, device, budget, record.seed, out_dir,
-                                   lambda: train, store, run_id)
+                                   lambda: train, store, run_id, options)
         outcome.status = "ok"
     except KeyboardInterrupt:
         outcome.status, outcome.error = "interrupted", "interrupted by the user; continue with --resume"
@@ -215,8 +218,7 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
         outcome.wall_time_s = time.perf_counter() - start
         store.update_run(run_id, status=outcome.status, error=outcome.error or None, finished=time.time(),
                          wall_time_s=outcome.wall_time_s, peak_memory_bytes=peak_memory_bytes(device),
-                         train_time_s=state.seconds if state else None, epochs=state.epoch if state else None,
-                         steps=state.step if state else None)
+                         train_time_s=state.seconds, epochs=state.epoch, steps=state.step)
         try:
             reg.pm.hook.dgmbench_run_end(record=record, results=outcome.metrics, status=outcome.status)
         except Exception as exc:  # an observer must not change the run's outcome
@@ -226,7 +228,8 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
 
 def evaluate_checkpoint(checkpoint: Path, metric_names=None, results: Path | None = None, device: str = "auto",
                         model: str | None = None, dataset: str | None = None, data_root: str | None = None,
-                        budget: str = "quick", reg: Registry | None = None) -> RunOutcome:
+                        budget: str = "quick", reg: Registry | None = None, options: dict | None = None
+                        ) -> RunOutcome:
     """Score a saved model with no training and store the result like a run.
 
     A dgmbench checkpoint carries its run record; any other file holding a state dict (or
@@ -279,7 +282,8 @@ def evaluate_checkpoint(checkpoint: Path, metric_names=None, results: Path | Non
     start = time.perf_counter()
     try:
         outcome.metrics = evaluate(reg, net, metrics, ds, test, dev, bud, record.seed, None,
-                                   lambda: load_split(ds, "train", record, bud.max_train_examples), store, run_id)
+                                   lambda: load_split(ds, "train", record, bud.max_train_examples), store, run_id,
+                                   options)
         outcome.status = "ok"
     except BaseException as exc:
         outcome.status, outcome.error = "failed", f"{type(exc).__name__}: {exc}"

@@ -80,21 +80,22 @@ def load_checkpoint(path: Path) -> dict:
 
 def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: torch.device, *,
         checkpoint: Path | None = None, resume: bool = False, record_json: str = "{}",
-        on_epoch_end=None, progress: bool = True, seed: int = 0) -> TrainState:
-    """Train ``model`` with its own ``train_step`` within ``budget``; returns the final state.
+        on_epoch_end=None, progress: bool = True, seed: int = 0, state: TrainState | None = None) -> TrainState:
+    """Train ``model`` with its own ``train_step`` within ``budget``; returns the final state
+    (``state``, updated in place when given, so a caller sees the progress of an interrupted run).
 
     Raises :class:`TrainingDiverged` on a NaN/inf log value and re-raises ``KeyboardInterrupt``
     after saving a checkpoint, so that ``--resume`` continues from the last completed epoch.
     """
     model.to(device).train()
     optimizers = model.configure_optimizers(budget.lr)
-    state = TrainState()
+    state = state if state is not None else TrainState()
     if resume and checkpoint is not None and checkpoint.exists():
         ck = load_checkpoint(checkpoint)
         model.load_state_dict(ck["model"])
         for opt, sd in zip(optimizers, ck["optimizers"]):
             opt.load_state_dict(sd)
-        state = TrainState(ck["epoch"], ck["step"], ck["seconds"], list(ck["history"]))
+        state.epoch, state.step, state.seconds, state.history = ck["epoch"], ck["step"], ck["seconds"], list(ck["history"])
         torch.set_rng_state(ck["torch_rng"])
     autocast = autocast_for(device)
     generator = torch.Generator().manual_seed(seed)

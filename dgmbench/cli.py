@@ -1,0 +1,301 @@
+"""The ``dgmbench`` command line. torch is imported only by commands that train or evaluate,
+so ``dgmbench --help``, ``plugins``, ``list`` and ``leaderboard`` answer quickly."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import DgmbenchError
+
+LIST_KINDS = {"models": "models", "datasets": "datasets", "metrics": "metrics", "protocols": "protocols",
+              "feature-networks": "feature_networks"}
+
+
+def _key_values(items) -> dict:
+    """``KEY=VALUE`` strings -> dict, with VALUE parsed as JSON when it parses (numbers, bools)."""
+    import json
+
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise DgmbenchError(f"expected KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _table(rows, headers) -> str:
+    from tabulate import tabulate
+
+    return tabulate(rows, headers=headers, tablefmt="simple")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results", type=Path, help="results database (default: dgmbench-results/results.sqlite, "
+                                                "env DGMBENCH_RESULTS)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
+    p.add_argument("--data-root", help="where datasets live (env DGMBENCH_DATA)")
+    p.add_argument("--metric", action="append", dest="metrics", metavar="NAME",
+                   help="a metric to compute (repeatable; default: the protocol's, or nll)")
+    p.add_argument("--feature-net", help="backbone for sample metrics: inception | domain | a plugin's")
+    p.add_argument("--metric-option", action="append", metavar="KEY=VALUE", default=[],
+                   help="an option for the metrics, e.g. nll_k=1000 or sample_metric_n=2000")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="dgmbench", description="Benchmark deep generative models with plugins.")
+    ap.add_argument("--version", action="version", version=f"dgmbench {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="train and evaluate one model, store the run, print its row")
+    run.add_argument("--plugin", required=True, help="a plugin or model name (see `dgmbench plugins`)")
+    run.add_argument("--dataset", help="dataset name or imagefolder:PATH (default: digits, or the protocol's)")
+    run.add_argument("--protocol", default="default", help="a protocol whose cell this run fills")
+    run.add_argument("--cell", help="the protocol cell (default: the one for this model and dataset)")
+    run.add_argument("--budget", default="quick", help="smoke | quick | full (default: quick)")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--out", type=Path, help="folder for run outputs (default: next to the results file)")
+    run.add_argument("--download", action="store_true", help="download the dataset if it is missing")
+    run.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    run.add_argument("--config", action="append", metavar="KEY=VALUE", default=[], help="model config override")
+    for flag, typ in (("--epochs", int), ("--max-seconds", float), ("--max-steps", int), ("--lr", float),
+                      ("--batch-size", int)):
+        run.add_argument(flag, type=typ, help="override the budget's " + flag[2:].replace("-", " "))
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _common(run)
+
+    ev = sub.add_parser("eval", help="score a saved model with no training and store the result")
+    ev.add_argument("--checkpoint", required=True, type=Path)
+    ev.add_argument("--plugin", help="the model, for a checkpoint not written by dgmbench")
+    ev.add_argument("--dataset", help="the dataset, for a checkpoint not written by dgmbench")
+    ev.add_argument("--budget", default="quick", help="sets metric options such as nll_k (default: quick)")
+    _common(ev)
+
+    sub.add_parser("plugins", help="installed plugins: name, version, distribution, what each provides")
+
+    ls = sub.add_parser("list", help="list registered models, datasets, metrics, protocols")
+    ls.add_argument("kind", choices=sorted(LIST_KINDS))
+
+    lb = sub.add_parser("leaderboard", help="export a protocol's table beside its reference values")
+    lb.add_argument("name")
+    lb.add_argument("--format", default="md", choices=["md", "csv", "json", "latex"])
+    lb.add_argument("--output", type=Path, help="write to this file instead of standard output")
+    lb.add_argument("--results", type=Path, help="results database (default as for run)")
+    lb.add_argument("--budget", help="which budget's runs (default: the latest)")
+
+    rp = sub.add_parser("reproduce", help="run every cell of a protocol's table, then export it")
+    rp.add_argument("name")
+    rp.add_argument("--budget", default="quick")
+    rp.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the protocol's)")
+    rp.add_argument("--cells", nargs="+", help="only these cells")
+    rp.add_argument("--out", type=Path)
+    rp.add_argument("--download", action="store_true")
+    rp.add_argument("--no-progress", action="store_true")
+    rp.add_argument("--format", default="md", choices=["md", "csv", "json", "latex"])
+    rp.add_argument("--output", type=Path, help="write the leaderboard to this file too")
+    for flag, typ in (("--epochs", int), ("--max-seconds", float), ("--max-steps", int)):
+        rp.add_argument(flag, type=typ, help="override the budget's " + flag[2:].replace("-", " "))
+    _common(rp)
+    return ap
+
+
+def _registry():
+    from .plugins import load_registry
+
+    reg = load_registry()
+    for name, err in reg.failures.items():
+        print(f"warning: plugin {name!r} is broken and was skipped: {err}", file=sys.stderr)
+    return reg
+
+
+def _metric_options(args) -> dict:
+    options = _key_values(args.metric_option)
+    if args.feature_net:
+        options["feature_net"] = args.feature_net
+    return options
+
+
+def _overrides(args) -> dict:
+    names = ("epochs", "max_seconds", "max_steps", "lr", "batch_size")
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
+def _pick_cell(reg, protocol_name: str, model: str, dataset: str | None, cell: str | None):
+    protocol = reg.get("protocols", protocol_name)
+    if cell:
+        try:
+            return protocol.cell(cell)
+        except KeyError:
+            from .errors import UnknownName
+
+            raise UnknownName(f"cell of protocol {protocol_name}", cell, [c.key for c in protocol.cells]) from None
+    matches = [c for c in protocol.cells if c.model == model and (dataset is None or c.dataset == dataset)]
+    if len(matches) != 1:
+        found = ", ".join(c.key for c in matches) or "none"
+        raise DgmbenchError(f"protocol {protocol_name!r} has {len(matches)} cells for model {model!r} "
+                            f"(found: {found}); choose one with --cell")
+    return matches[0]
+
+
+def _print_row(outcome, reg) -> None:
+    """The run's leaderboard row, beside the paper's value when the protocol has one."""
+    row = {"model": outcome.record.model, "dataset": outcome.record.dataset, "budget": outcome.record.budget,
+           "seed": outcome.record.seed}
+    row.update({k: round(v, 4) for k, v in outcome.metrics.items()})
+    row["wall s"] = round(outcome.wall_time_s, 1)
+    if outcome.record.protocol not in ("default", None) and outcome.record.cell:
+        from .leaderboard import reference_table, _same
+
+        protocol = reg.get("protocols", outcome.record.protocol)
+        cell = protocol.cell(outcome.record.cell)
+        ref = reference_table(protocol)
+        for _, r in ref.iterrows():
+            if cell.labels and all(k in r and _same(r[k], v) for k, v in cell.labels.items()):
+                row.update({f"{col} (paper)": r[col] for col in protocol.columns.values()})
+    print(_table([list(row.values())], list(row.keys())))
+    print(f"run {outcome.run_id} stored; samples, curves and checkpoint in {outcome.out_dir}")
+
+
+def cmd_run(args) -> int:
+    from .runner import execute
+    from .specs import RunRecord
+
+    reg = _registry()
+    spec = reg.model_for(args.plugin)
+    cell_key, dataset = None, args.dataset
+    if args.protocol not in ("default", None):
+        cell = _pick_cell(reg, args.protocol, spec.name, args.dataset, args.cell)
+        cell_key, dataset = cell.key, args.dataset or cell.dataset
+    record = RunRecord(model=spec.name, dataset=dataset or "digits", protocol=args.protocol, budget=args.budget,
+                       seed=args.seed, config=_key_values(args.config), cell=cell_key, metrics=args.metrics,
+                       device=args.device, data_root=args.data_root, download=args.download)
+    outcome = execute(record, results=args.results, out_root=args.out, resume=args.resume,
+                      progress=not args.no_progress, reg=reg, overrides=_overrides(args),
+                      options=_metric_options(args))
+    _print_row(outcome, reg)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .runner import evaluate_checkpoint
+
+    reg = _registry()
+    outcome = evaluate_checkpoint(args.checkpoint, args.metrics, results=args.results, device=args.device,
+                                  model=args.plugin, dataset=args.dataset, data_root=args.data_root,
+                                  budget=args.budget, reg=reg, options=_metric_options(args))
+    _print_row(outcome, reg)
+    return 0
+
+
+def cmd_plugins(args) -> int:
+    reg = _registry()
+    rows = []
+    for name, info in sorted(reg.plugins.items()):
+        provides = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info.provides.items())
+        status = f"BROKEN: {reg.failures[name]}" if name in reg.failures else provides
+        rows.append([name, info.version, info.distribution, status])
+    print(_table(rows, ["plugin", "version", "distribution", "provides"]))
+    return 0
+
+
+def cmd_list(args) -> int:
+    reg = _registry()
+    kind = LIST_KINDS[args.kind]
+    rows = []
+    for name, spec in sorted(reg.items[kind].items()):
+        if kind == "models":
+            rows.append([name, spec.plugin, ", ".join(spec.capabilities), spec.description])
+        elif kind == "datasets":
+            levels = spec.levels if spec.levels is not None else "real"
+            rows.append([name, "x".join(map(str, spec.shape)), levels, spec.description])
+        elif kind == "metrics":
+            needs = " or ".join("+".join(alt) or "-" for alt in spec.requires)
+            rows.append([name, needs, spec.description])
+        elif kind == "protocols":
+            rows.append([name, spec.version, len(spec.cells), ", ".join(spec.metrics), spec.description])
+        else:
+            rows.append([name, spec.plugin, spec.description])
+    headers = {"models": ["model", "plugin", "capabilities", "description"],
+               "datasets": ["dataset", "shape", "levels", "description"],
+               "metrics": ["metric", "needs", "description"],
+               "protocols": ["protocol", "version", "cells", "metrics", "description"],
+               "feature_networks": ["feature network", "plugin", "description"]}[kind]
+    print(_table(rows, headers))
+    return 0
+
+
+def _write_leaderboard(reg, name, results, budget, fmt, output) -> None:
+    from . import leaderboard
+    from .runner import default_results_path
+    from .store import Store
+
+    protocol = reg.get("protocols", name)
+    path = Path(results or default_results_path())
+    store = Store(path) if path.exists() else None
+    df, caption = leaderboard.build(protocol, store, budget)
+    text = leaderboard.export(df, caption, fmt)
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+        print(f"wrote {output}")
+    else:
+        print(text, end="")
+
+
+def cmd_leaderboard(args) -> int:
+    _write_leaderboard(_registry(), args.name, args.results, args.budget, args.format, args.output)
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from .runner import execute
+    from .specs import RunRecord
+
+    reg = _registry()
+    protocol = reg.get("protocols", args.name)
+    cells = [protocol.cell(k) for k in args.cells] if args.cells else list(protocol.cells)
+    failed = 0
+    for cell in cells:
+        if cell.model not in reg.items["models"]:
+            print(f"skip {cell.key}: model {cell.model!r} is not installed")
+            continue
+        for seed in args.seeds or protocol.seeds:
+            print(f"== {protocol.name} / {cell.key} / seed {seed}")
+            record = RunRecord(model=cell.model, dataset=cell.dataset, protocol=protocol.name, budget=args.budget,
+                               seed=seed, cell=cell.key, metrics=args.metrics, device=args.device,
+                               data_root=args.data_root, download=args.download)
+            try:
+                outcome = execute(record, results=args.results, out_root=args.out, progress=not args.no_progress,
+                                  reg=reg, overrides=_overrides(args), options=_metric_options(args))
+                _print_row(outcome, reg)
+            except DgmbenchError as exc:  # one failed cell must not stop the table
+                failed += 1
+                print(f"error: {protocol.name}/{cell.key}/seed {seed}: {exc}", file=sys.stderr)
+    _write_leaderboard(reg, args.name, args.results, args.budget, args.format, args.output)
+    return 1 if failed else 0
+
+
+COMMANDS = {"run": cmd_run, "eval": cmd_eval, "plugins": cmd_plugins, "list": cmd_list,
+            "leaderboard": cmd_leaderboard, "reproduce": cmd_reproduce}
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except DgmbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: the last completed epoch's checkpoint and the results store are intact; "
+              "run the same command with --resume to continue", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

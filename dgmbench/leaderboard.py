@@ -1,0 +1,127 @@
+"""Leaderboards: a view of the results store beside a protocol's reference ("paper") values.
+
+Measured values are the mean and standard deviation over seeds of the runs of one protocol
+version and one budget (never mixed); sample metrics carry their feature network in the column
+name (``fid [domain]``), so numbers from two networks never share a column.
+"""
+from __future__ import annotations
+
+import json
+import math
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DgmbenchError
+from .specs import ProtocolSpec
+from .store import Store
+
+#: sample-quality values shown whenever measured, tagged with their feature network
+SAMPLE_VALUES = ("fid", "is", "kid", "precision", "recall")
+FORMATS = ("md", "csv", "json", "latex")
+
+
+def reference_table(protocol: ProtocolSpec) -> pd.DataFrame:
+    """The reference CSV: a path, or a file name shipped in ``dgmbench/references/``."""
+    if not protocol.reference:
+        return pd.DataFrame()
+    path = Path(protocol.reference)
+    if not path.is_file():
+        path = Path(str(resources.files("dgmbench") / "references" / protocol.reference))
+    return pd.read_csv(path)
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and math.isnan(a):
+        return b is None or (isinstance(b, float) and math.isnan(b))
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return str(a).strip().lower() == str(b).strip().lower()
+
+
+def measured(protocol: ProtocolSpec, store: Store | None, budget: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """Per (cell, value column): mean, std, n over seeds; plus provenance facts for the caption."""
+    facts = {"budget": budget, "devices": [], "runs": 0, "dates": []}
+    if store is None:
+        return pd.DataFrame(), facts
+    m = store.metrics()
+    m = m[(m.protocol == protocol.name) & (m.protocol_version == protocol.version) & (m.status == "ok")]
+    if budget is None and len(m):
+        budget = m.sort_values("created").budget.iloc[-1]  # the latest budget, never a mix
+    m = m[m.budget == budget]
+    wanted = set(protocol.columns) | set(SAMPLE_VALUES)
+    m = m[m.name.isin(wanted)].copy()
+    if m.empty:
+        facts["budget"] = budget
+        return pd.DataFrame(), facts
+    m["column"] = [f"{n} [{fn}]" if isinstance(fn, str) and fn else n for n, fn in zip(m.name, m.feature_net)]
+    m = m.sort_values("created").drop_duplicates(["cell", "column", "seed"], keep="last")  # a rerun replaces
+    stats = m.groupby(["cell", "column"]).value.agg(["mean", "std", "count"]).reset_index()
+    facts.update(budget=budget, devices=sorted(set(m.device)), runs=m.run_id.nunique(),
+                 dates=sorted({pd.Timestamp(t, unit="s").strftime("%Y-%m-%d") for t in m.created}))
+    return stats, facts
+
+
+def build(protocol: ProtocolSpec, store: Store | None, budget: str | None = None) -> tuple[pd.DataFrame, str]:
+    """The leaderboard as a DataFrame (one row per reference row or cell) and its caption."""
+    ref = reference_table(protocol)
+    stats, facts = measured(protocol, store, budget)
+    label_cols = list(dict.fromkeys(k for c in protocol.cells for k in c.labels))
+    rows, used = [], set()
+    for _, r in ref.iterrows():
+        cell = next((c for c in protocol.cells if c.labels and all(
+            k in r and _same(r[k], v) for k, v in c.labels.items())), None)
+        row = {k: r[k] for k in label_cols if k in r}
+        row["cell"] = cell.key if cell else None
+        for ours, theirs in protocol.columns.items():
+            row[f"{theirs} (paper)"] = r.get(theirs)
+        rows.append(row)
+        if cell:
+            used.add(cell.key)
+    for c in protocol.cells:  # cells the reference table has no row for
+        if c.key not in used:
+            rows.append({**{k: c.labels.get(k) for k in label_cols}, "cell": c.key})
+    df = pd.DataFrame(rows)
+    value_columns = list(protocol.columns) + sorted(set(stats.column) - set(protocol.columns)) if len(stats) else \
+        list(protocol.columns)
+    for col in value_columns:
+        sub = stats[stats.column == col].set_index("cell") if len(stats) else pd.DataFrame()
+        df[f"{col} (ours)"] = [sub["mean"].get(c) if c in getattr(sub, "index", []) else None for c in df.cell]
+        df[f"{col} (ours) std"] = [sub["std"].get(c) if c in getattr(sub, "index", []) else None for c in df.cell]
+        df[f"{col} (ours) seeds"] = [sub["count"].get(c) if c in getattr(sub, "index", []) else None
+                                     for c in df.cell]
+    facts_line = (f"Protocol {protocol.name} v{protocol.version}, budget {facts['budget'] or '-'}; "
+                  f"{facts['runs']} measured runs" + (f" on {', '.join(facts['devices'])}" if facts["devices"] else "")
+                  + (f" ({', '.join(facts['dates'])})" if facts["dates"] else "") + ".")
+    caption = " ".join(x for x in (protocol.caption, facts_line) if x)
+    return df, caption
+
+
+def _display(df: pd.DataFrame) -> pd.DataFrame:
+    """One 'mean ± std (n)' text column per measured value, for md and LaTeX."""
+    out = df.drop(columns=[c for c in df.columns if c.endswith(" std") or c.endswith(" seeds")])
+    for col in [c for c in out.columns if c.endswith(" (ours)")]:
+        mean, std, n = df[col], df[f"{col} std"], df[f"{col} seeds"]
+        out[col] = [
+            "" if m is None or pd.isna(m) else
+            f"{m:.3f}" + (f" ± {s:.3f} (n={int(k)})" if k is not None and not pd.isna(k) and k > 1 else "")
+            for m, s, k in zip(mean, std, n)]
+    return out.fillna("").drop(columns=["cell"])
+
+
+def export(df: pd.DataFrame, caption: str, fmt: str) -> str:
+    from tabulate import tabulate
+
+    if fmt == "md":
+        shown = _display(df)
+        return f"{caption}\n\n" + tabulate(shown, headers="keys", tablefmt="github", showindex=False) + "\n"
+    if fmt == "csv":
+        return df.to_csv(index=False)
+    if fmt == "json":
+        return json.dumps({"caption": caption, "rows": json.loads(df.to_json(orient="records"))}, indent=2) + "\n"
+    if fmt == "latex":
+        body = tabulate(_display(df), headers="keys", tablefmt="latex_booktabs", showindex=False)
+        return ("\\begin{table}\n\\centering\n" + body + f"\n\\caption{{{caption}}}\n\\end{{table}}\n")
+    raise DgmbenchError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

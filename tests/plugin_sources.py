@@ -1,0 +1,84 @@
+"""Sources of throwaway plugins the tests install through the entry-point mechanism."""
+
+GOOD = '''
+import os, math
+import torch
+from dgmbench import ModelSpec, hookimpl
+from dgmbench.model import Model
+
+
+class Diag(Model):
+    """A diagonal Gaussian with learned mean and log-scale (a tiny, real density)."""
+
+    def __init__(self, d, config):
+        super().__init__(config)
+        self.shape = None
+        self.mu = torch.nn.Parameter(torch.zeros(d))
+        self.log_s = torch.nn.Parameter(torch.zeros(d))
+        self.fail_at = config.get("nan_at_step")
+        self.interrupt_at = int(os.environ.get("TEST_INTERRUPT_AT_STEP", "-1"))
+
+    def log_prob(self, x):
+        return torch.distributions.Normal(self.mu, self.log_s.exp()).log_prob(x.flatten(1)).sum(1)
+
+    def sample(self, n):
+        return (self.mu + self.log_s.exp() * torch.randn(n, len(self.mu))).view(n, *self.shape)
+
+    def train_step(self, x, y, optimizers, step, autocast):
+        if step == self.interrupt_at:
+            raise KeyboardInterrupt
+        logs = super().train_step(x, y, optimizers, step, autocast)
+        if self.fail_at is not None and step >= self.fail_at:
+            logs["loss"] = torch.tensor(float("nan"))
+        return logs
+
+
+class Classifier(Model):
+    likelihood = "none"
+
+    def __init__(self, d, k):
+        super().__init__({})
+        self.lin = torch.nn.Linear(d, k)
+
+    def classify(self, x):
+        return self.lin(x.flatten(1))
+
+    def loss(self, x, y):
+        return torch.nn.functional.cross_entropy(self.classify(x), y)
+
+
+def build_diag(ds, config):
+    m = Diag(ds.dims, config)
+    m.shape = ds.shape
+    return m
+
+
+def build_classifier(ds, config):
+    return Classifier(ds.dims, ds.num_classes)
+
+
+@hookimpl
+def dgmbench_models():
+    return [ModelSpec("diag", "testplug:build_diag", ["log_prob", "sample"], description="test density"),
+            ModelSpec("clf", "testplug:build_classifier", ["classify"], description="test classifier")]
+'''
+
+MALFORMED = '''
+from dgmbench import hookimpl
+
+@hookimpl
+def dgmbench_models():
+    return ["this is not a ModelSpec"]
+'''
+
+BROKEN = '''
+import this_module_does_not_exist
+'''
+
+LYING = '''
+from dgmbench import ModelSpec, hookimpl
+
+@hookimpl
+def dgmbench_models():
+    return [ModelSpec("liar", "testplug:build_classifier", ["log_prob"], description="declares log_prob, has not")]
+'''

@@ -1,0 +1,234 @@
+"""The command line end to end, in fresh processes, as a user runs it."""
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import make_plugin, run_cli
+from plugin_sources import BROKEN, GOOD, LYING, MALFORMED
+
+
+def _runs(path="results/results.sqlite"):
+    db = sqlite3.connect(path)
+    db.row_factory = sqlite3.Row
+    return [dict(r) for r in db.execute("SELECT * FROM runs ORDER BY created")]
+
+
+def _metrics(run_id, path="results/results.sqlite"):
+    db = sqlite3.connect(path)
+    return dict(db.execute("SELECT name, value FROM metrics WHERE run_id = ?", (run_id,)).fetchall())
+
+
+def test_run_smoke_on_digits_stores_everything():
+    r = run_cli("run", "--plugin", "gaussian", "--budget", "smoke", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "gaussian" in r.stdout and "bpd" in r.stdout
+    (run,) = _runs()
+    assert run["status"] == "ok" and run["dataset"] == "digits" and run["budget"] == "smoke"
+    assert run["n_train"] == 256 and run["n_test"] == 128
+    assert json.loads(run["libraries"])["torch"]
+    assert run["wall_time_s"] > 0 and run["peak_memory_bytes"] > 0
+    m = _metrics(run["run_id"])
+    assert 0 < m["bpd"] < 20
+    out = Path(run["out_dir"])
+    for name in ("samples.png", "curves.png", "checkpoint.pt", "record.json"):
+        assert (out / name).is_file(), name
+
+
+def test_realnvp_default_job_smoke():
+    r = run_cli("run", "--plugin", "realnvp", "--budget", "smoke", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    (run,) = _runs()
+    assert run["model"] == "realnvp" and run["status"] == "ok"
+    assert 0 < _metrics(run["run_id"])["bpd"] < 50
+
+
+def test_eval_rescoring_a_checkpoint_gives_the_same_number():
+    assert run_cli("run", "--plugin", "gaussian", "--budget", "smoke", "--no-progress").returncode == 0
+    (run,) = _runs()
+    r = run_cli("eval", "--checkpoint", Path(run["out_dir"]) / "checkpoint.pt", "--budget", "smoke")
+    assert r.returncode == 0, r.stderr
+    first, second = _runs()
+    assert second["n_train"] == 0 and "eval of" in second["data_note"]
+    assert _metrics(second["run_id"])["nll"] == pytest.approx(_metrics(first["run_id"])["nll"], rel=1e-9)
+
+
+def test_eval_of_a_foreign_state_dict_needs_the_model(tmp_path):
+    import torch
+
+    torch.save({"mu": torch.zeros(3)}, tmp_path / "w.pt")
+    r = run_cli("eval", "--checkpoint", tmp_path / "w.pt")
+    assert r.returncode == 2 and "pass --plugin and --dataset" in r.stderr
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["run", "--plugin", "gausian"], "unknown plugin or model 'gausian'; did you mean gaussian"),
+    (["run", "--plugin", "gaussian", "--dataset", "digitz"], "unknown dataset 'digitz'; did you mean digits"),
+    (["run", "--plugin", "gaussian", "--metric", "nlll"], "unknown metric 'nlll'; did you mean nll"),
+    (["run", "--plugin", "gaussian", "--protocol", "cifar10-bdp"], "unknown protocol 'cifar10-bdp'"),
+    (["run", "--plugin", "gaussian", "--budget", "quik"], "unknown budget 'quik'; did you mean quick"),
+    (["leaderboard", "nope"], "unknown protocol 'nope'"),
+    (["eval", "--checkpoint", "missing.pt"], "no checkpoint at missing.pt"),
+])
+def test_bad_names_get_one_line_and_exit_2(args, needle):
+    r = run_cli(*args)
+    assert r.returncode == 2
+    assert needle in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_missing_data_says_where_to_put_what(tmp_path):
+    r = run_cli("run", "--plugin", "gaussian", "--dataset", "mnist", "--data-root", tmp_path / "empty")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "mnist not found under" in r.stderr and str(tmp_path / "empty") in r.stderr
+
+
+def test_corrupt_data_file_is_a_clear_error(tmp_path):
+    folder = tmp_path / "data" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    (folder / "data_batch_1").write_bytes(b"not a pickle at all")
+    (folder / "test_batch").write_bytes(b"garbage")
+    r = run_cli("run", "--plugin", "gaussian", "--dataset", "cifar10", "--data-root", tmp_path / "data")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "cifar10: could not read" in r.stderr
+
+
+def test_download_without_network_is_a_clear_error(tmp_path, monkeypatch):
+    """torchvision's downloader, failing as it does offline, becomes one DataError line."""
+    import urllib.error
+
+    import torchvision.datasets.utils as tvu
+
+    from dgmbench.datasets import load_mnist
+    from dgmbench.errors import DataError
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(tvu, "urlretrieve", offline, raising=False)
+    monkeypatch.setattr(tvu, "_urlretrieve", offline, raising=False)
+    monkeypatch.setattr("torchvision.datasets.mnist.download_and_extract_archive",
+                        lambda *a, **k: offline(), raising=False)
+    with pytest.raises(DataError, match="download failed"):
+        load_mnist("train", root=tmp_path, download=True)
+
+
+def test_unsupported_metric_is_refused_before_training(plugin_path):
+    make_plugin(plugin_path, "testplug", GOOD)
+    r = run_cli("run", "--plugin", "clf", "--metric", "nll")
+    assert r.returncode == 2
+    assert "metric 'nll' needs log_prob or iw_bound or elbo; model 'clf' has classify" in r.stderr
+    assert not Path("results/results.sqlite").exists() or not _runs()
+
+
+def test_nan_loss_stops_the_run_and_marks_it_failed(plugin_path):
+    make_plugin(plugin_path, "testplug", GOOD)
+    assert run_cli("run", "--plugin", "diag", "--budget", "smoke", "--no-progress").returncode == 0
+    r = run_cli("run", "--plugin", "diag", "--budget", "smoke", "--config", "nan_at_step=2", "--no-progress")
+    assert r.returncode == 1
+    assert "training diverged: loss = nan at epoch 1, step 3" in r.stderr and "Traceback" not in r.stderr
+    ok, failed = _runs()
+    assert ok["status"] == "ok" and _metrics(ok["run_id"])["bpd"] > 0  # what was stored stays
+    assert failed["status"] == "failed" and "diverged" in failed["error"]
+
+
+def test_ctrl_c_keeps_checkpoint_and_store_and_resume_continues(plugin_path):
+    make_plugin(plugin_path, "testplug", GOOD)
+    args = ["run", "--plugin", "diag", "--budget", "smoke", "--max-steps", "30", "--epochs", "4", "--no-progress"]
+    # smoke: 256 examples / batch 32 = 8 steps an epoch; interrupt in epoch 3
+    r = run_cli(*args, env={"TEST_INTERRUPT_AT_STEP": "20"})
+    assert r.returncode == 130 and "--resume" in r.stderr and "Traceback" not in r.stderr
+    (run,) = _runs()
+    assert run["status"] == "interrupted" and run["epochs"] == 2
+    import torch
+
+    ck = torch.load(Path(run["out_dir"]) / "checkpoint.pt", weights_only=True)
+    assert ck["epoch"] == 2 and ck["step"] == 16
+    r = run_cli(*args, "--resume")
+    assert r.returncode == 0, r.stderr
+    first, second = _runs()
+    assert first["status"] == "interrupted"
+    assert second["status"] == "ok" and second["epochs"] == 4 and second["steps"] == 30
+
+
+def test_broken_and_malformed_plugins_are_named_and_isolated(plugin_path):
+    make_plugin(plugin_path, "testplug", GOOD)
+    make_plugin(plugin_path, "brokenplug", BROKEN)
+    make_plugin(plugin_path, "badspecs", MALFORMED)
+    r = run_cli("plugins")
+    assert r.returncode == 0
+    lines = {line.split()[0]: line for line in r.stdout.splitlines() if line.strip()}
+    assert "BROKEN: import failed: ModuleNotFoundError" in lines["brokenplug"]
+    assert "BROKEN" in lines["badspecs"] and "expected ModelSpec" in lines["badspecs"]
+    assert "models: diag, clf" in lines["testplug"] and "0.0.1" in lines["testplug"]
+    r = run_cli("run", "--plugin", "brokenplug")
+    assert r.returncode == 2 and "plugin 'brokenplug' is broken: import failed" in r.stderr
+    assert run_cli("run", "--plugin", "diag", "--budget", "smoke", "--no-progress").returncode == 0
+
+
+def test_a_model_that_lies_about_its_capabilities_is_refused(plugin_path):
+    make_plugin(plugin_path, "testplug", GOOD)
+    make_plugin(plugin_path, "liarplug", LYING.replace("testplug:", "testplug:"))
+    r = run_cli("run", "--plugin", "liar", "--budget", "smoke")
+    assert r.returncode == 2
+    assert "model 'liar' declares ['log_prob'] but implements ['classify']" in r.stderr
+
+
+def test_list_commands():
+    for kind, needle in [("models", "gaussian"), ("datasets", "toy2d-checkerboard"), ("metrics", "nll"),
+                         ("protocols", "cifar10-bpd")]:
+        r = run_cli("list", kind)
+        assert r.returncode == 0 and needle in r.stdout
+
+
+def test_imagefolder_dataset(tmp_path):
+    from PIL import Image
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for cls in ("cats", "dogs"):
+        (tmp_path / "imgs" / cls).mkdir(parents=True)
+        for i in range(30):
+            Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)).save(tmp_path / "imgs" / cls / f"{i}.png")
+    r = run_cli("run", "--plugin", "uniform", "--dataset", f"imagefolder:{tmp_path / 'imgs'}", "--budget", "smoke",
+                "--no-progress")
+    assert r.returncode == 0, r.stderr
+    (run,) = _runs()
+    assert run["n_train"] == 54 and run["n_test"] == 6
+    assert _metrics(run["run_id"])["bpd"] == pytest.approx(8.0, abs=1e-9)
+
+
+def test_leaderboard_formats_put_ours_beside_the_paper(shared_data):
+    r = run_cli("run", "--plugin", "uniform", "--dataset", "cifar10", "--protocol", "cifar10-bpd", "--budget",
+                "smoke", "--data-root", shared_data, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "found 1 of 5 batch files (10000 images)" in r.stdout
+    (run,) = _runs()
+    assert "found 1 of 5 batch files" in run["data_note"]
+    md = run_cli("leaderboard", "cifar10-bpd").stdout
+    row = next(line for line in md.splitlines() if line.startswith("| Uniform distribution"))
+    assert [c.strip() for c in row.strip("|").split("|")][1:3] == ["8", "8"]
+    assert "budget smoke" in md and "cifar10-bpd v1" in md
+    data = json.loads(run_cli("leaderboard", "cifar10-bpd", "--format", "json").stdout)
+    uni = next(r for r in data["rows"] if r["cell"] == "uniform")
+    assert uni["bpd (ours)"] == pytest.approx(8.0) and uni["bits_per_dim (paper)"] == 8.0
+    csv = run_cli("leaderboard", "cifar10-bpd", "--format", "csv").stdout
+    assert csv.splitlines()[0].startswith("model,cell,bits_per_dim (paper),bpd (ours)")
+    tex = run_cli("leaderboard", "cifar10-bpd", "--format", "latex", "--output", "t.tex")
+    assert tex.returncode == 0 and "\\caption{" in Path("t.tex").read_text()
+
+
+def test_help_and_version():
+    r = run_cli("--help")
+    assert r.returncode == 0 and "leaderboard" in r.stdout
+    assert run_cli("--version").stdout.startswith("dgmbench ")
+
+
+def test_cli_does_not_import_torch_for_listing():
+    code = ("import sys; from dgmbench.cli import main; main(['plugins']); main(['list', 'models']); "
+            "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert out.strip().endswith("NO-TORCH")
