@@ -1,0 +1,1 @@
+"""A minimal dgmbench plugin (see docs/plugins.md)."""
