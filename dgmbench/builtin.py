@@ -16,7 +16,7 @@ def dgmbench_datasets():
     mnist = dict(shape=(1, 28, 28), num_classes=10, needs_data_root=True)
     specs = [
         DatasetSpec("digits", _LOAD + "load_digits", (1, 8, 8), levels=17, num_classes=10,
-                    description="scikit-learn's 8x8 handwritten digits, embedded (1,437 train / 360 test)"),
+                    description="scikit-learn's 8x8 handwritten digits, embedded (1,438 train / 359 test)"),
         DatasetSpec("mnist", _LOAD + "load_mnist", levels=256, description="MNIST, 8-bit grey", **mnist),
         DatasetSpec("mnist-binary", _LOAD + "load_mnist", levels=2, **mnist,
                     options={"binarize": "dynamic", "name": "mnist-binary"},
@@ -57,7 +57,23 @@ def dgmbench_metrics():
                    description="test NLL (nats/example) and bits/dim, dequantization included; exact, "
                                "importance-sampled (k = nll_k) or the ELBO bound"),
         # -- latent-variable metrics (issue 3) --
+        MetricSpec("active_units", "dgmbench.metrics.latent:active_units", requires=[["encode"]],
+                   lower_is_better=False,
+                   description="units with Cov_x(E_q[u|x]) > 0.01 on the test set, per stochastic layer "
+                               "(Burda et al. 2016)"),
+        MetricSpec("elbo_surgery", "dgmbench.metrics.latent:elbo_surgery", requires=[["encode", "iw_bound"]],
+                   description="avg KL(q(z|x)||p(z)) = KL(q(z)||p(z)) + I[n,z] over the test set (Hoffman & "
+                               "Johnson 2016); needs the model methods posterior(x) and prior()"),
         # -- sample-quality metrics (issue 5) --
+        MetricSpec("fid", "dgmbench.metrics.sample_quality:fid", requires=[["sample"]],
+                   description="Frechet distance of sample_metric_n samples' features to the reference split's "
+                               "(feature_net: inception | domain)"),
+        MetricSpec("kid", "dgmbench.metrics.sample_quality:kid", requires=[["sample"]],
+                   description="kernel inception distance: unbiased MMD^2, cubic polynomial kernel (mean, std)"),
+        MetricSpec("inception_score", "dgmbench.metrics.sample_quality:inception_score", requires=[["sample"]],
+                   lower_is_better=False, description="Inception Score exp E KL(p(y|x) || p(y)) (is, is_std)"),
+        MetricSpec("precision_recall", "dgmbench.metrics.sample_quality:precision_recall", requires=[["sample"]],
+                   lower_is_better=False, description="k-NN precision and recall (Kynkaanniemi et al. 2019, k = 3)"),
     ]
 
 
@@ -65,6 +81,12 @@ def dgmbench_metrics():
 def dgmbench_feature_networks():
     return [
         # -- feature networks (issue 5) --
+        *[__import__("dgmbench.specs", fromlist=["FeatureNetworkSpec"]).FeatureNetworkSpec(name, build, d)
+          for name, build, d in (
+              ("inception", "dgmbench.features.inception:build",
+               "clean-fid Inception-V3 (2048-d pool3, 8-bit quantization + clean bicubic resize to 299)"),
+              ("domain", "dgmbench.features.domain:build",
+               "a small CNN classifier trained once per dataset on its labels (256-d penultimate layer)"))],
     ]
 
 

@@ -1,0 +1,158 @@
+"""``domain``: a small CNN classifier trained once per dataset on its labeled train split.
+
+For data far from ImageNet (8x8 digits, MNIST, binarized images) and for machines with no
+Inception weights, a classifier of the dataset's own classes gives the features (the 256-d
+penultimate layer) and the logits (for the Inception Score) -- the "domain-specific" FID/IS of
+e.g. Lucic et al. 2018 ("Are GANs created equal?") on MNIST. Its numbers are only comparable
+with other numbers from the same trained network: the weights hash is the version that keys the
+reference statistics, and the test accuracy is recorded in the cache and in every metric output
+(``feature_net_accuracy``).
+
+Training: Adam (lr 2e-3), batch 128, ``domain_net_steps`` steps (default 300 when the metric's
+sample count is smoke-sized, <= 1000, else 2000), seed 0. The trained weights are cached in
+``$DGMBENCH_CACHE/domain`` under a hash of the dataset name, both splits' contents and the recipe.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+
+import torch
+from torch import nn
+
+from ..errors import DgmbenchError
+from . import FeatureNet, cache_dir, data_hash, safe_name, sha256_bytes
+
+ARCH_VERSION = "domain-cnn-v1"
+FEATURE_DIM = 256
+
+
+class DomainClassifier(nn.Module):
+    """conv(32) -> conv(64, /2) -> conv(128, /2) -> global average -> fc(256) [features] -> fc(K)."""
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, 32, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(64, 128, 3, stride=2, padding=1), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.Linear(128, FEATURE_DIM), nn.ReLU())
+        self.head = nn.Linear(FEATURE_DIM, num_classes)
+
+    def forward(self, x):
+        h = self.body(x)
+        return h, self.head(h)
+
+
+def num_classes_of(dataset, split) -> int:
+    if split.y is None:
+        raise DgmbenchError(f"feature net 'domain' needs a labeled train split; dataset {dataset.name!r} has "
+                            "no labels (use --feature-net inception)")
+    return int(dataset.num_classes or int(split.y.max()) + 1)
+
+
+@torch.no_grad()
+def accuracy(model: DomainClassifier, split, device, batch_size: int = 512) -> float:
+    correct = 0
+    for x, y in split.batches(batch_size, device=device):
+        correct += (model(x)[1].argmax(1) == y).sum().item()
+    return correct / max(len(split), 1)
+
+
+def train_classifier(train, test, channels: int, num_classes: int, steps: int, device, seed: int = 0,
+                     batch_size: int = 128, lr: float = 2e-3) -> tuple[DomainClassifier, float]:
+    """Train with cross-entropy; returns the model (eval mode) and its test accuracy."""
+    with torch.random.fork_rng(devices=[device] if torch.device(device).type == "cuda" else []):
+        torch.manual_seed(seed)
+        model = DomainClassifier(channels, num_classes).to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        g = torch.Generator().manual_seed(seed)
+        step = 0
+        model.train()
+        while step < steps:
+            for x, y in train.batches(batch_size, shuffle=True, generator=g, device=device, drop_last=True):
+                loss = nn.functional.cross_entropy(model(x)[1], y.long())
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                if step >= steps:
+                    break
+        model.eval()
+        return model, accuracy(model, test, device)
+
+
+def default_steps(ctx) -> int:
+    if ctx.options.get("domain_net_steps"):
+        return int(ctx.options["domain_net_steps"])
+    return 300 if int(ctx.options.get("sample_metric_n", 10000)) <= 1000 else 2000
+
+
+def weights_hash(model: nn.Module) -> str:
+    return sha256_bytes(*(v.detach().cpu().float().numpy() for v in model.state_dict().values()))
+
+
+def build(dataset, ctx) -> FeatureNet:
+    train, test = ctx.train, ctx.test
+    classes = num_classes_of(dataset, train)
+    steps = default_steps(ctx)
+    recipe = {"arch": ARCH_VERSION, "dataset": dataset.name, "shape": list(dataset.shape), "classes": classes,
+              "train": [len(train), data_hash(train)], "test": [len(test), data_hash(test)], "steps": steps,
+              "seed": 0, "options": {k: str(v) for k, v in dict(dataset.options).items()}}
+    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+    path = cache_dir() / "domain" / f"{safe_name(dataset.name)}-{key[:16]}.pt"
+    device = ctx.device
+    cached = load_cached(path, key, dataset.shape[0], classes, device)
+    if cached is not None:
+        model, meta = cached
+    else:
+        start = time.perf_counter()
+        model, acc = train_classifier(train, test, dataset.shape[0], classes, steps, device)
+        meta = {"key": key, "accuracy": acc, "steps": steps, "train_seconds": time.perf_counter() - start,
+                "weights_sha256": weights_hash(model), "recipe": json.dumps(recipe, sort_keys=True)}
+        save(path, model, meta)
+    model.eval()
+
+    @torch.no_grad()
+    def fn(x):
+        return model(x.to(device))
+
+    return FeatureNet(fn, "domain", f"sha256:{meta['weights_sha256']}", "none",
+                      {"accuracy": float(meta["accuracy"]), "steps": int(meta["steps"]), "path": str(path)})
+
+
+def save(path, model: nn.Module, meta: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save({"state_dict": state, "meta": meta}, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load_cached(path, key: str, channels: int, classes: int, device):
+    """The cached classifier and its metadata, or None when the file is missing, unreadable, for
+    another recipe, or its weights do not match their recorded hash."""
+    if not path.is_file():
+        return None
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+        meta = ck["meta"]
+        if meta["key"] != key:
+            raise ValueError("recipe hash mismatch")
+        model = DomainClassifier(channels, classes)
+        model.load_state_dict(ck["state_dict"])
+        if weights_hash(model) != meta["weights_sha256"]:
+            raise ValueError("weights hash mismatch")
+    except Exception as exc:
+        print(f"warning: domain classifier cache {path} is unusable ({type(exc).__name__}: {exc}); retraining")
+        return None
+    return model.to(device).eval(), meta
