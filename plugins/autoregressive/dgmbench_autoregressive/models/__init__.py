@@ -1,0 +1,1 @@
+"""The networks (heavy modules, imported only when a model is built)."""
