@@ -1,0 +1,171 @@
+"""Feature networks and the reference-statistics cache: reuse, invalidation, corruption, offline."""
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+import torch
+
+from dgmbench.data import DataSplit
+from dgmbench.errors import DgmbenchError
+from dgmbench.features import FeatureNet, extract
+from dgmbench.features import reference as ref
+from dgmbench.metrics.frechet import mean_cov
+
+
+class Counting:
+    """A fixed random projection that counts the images it sees."""
+
+    def __init__(self, seed=0):
+        self.w = torch.randn(16, 5, generator=torch.Generator().manual_seed(seed))
+        self.calls = 0
+
+    def __call__(self, x):
+        self.calls += len(x)
+        return x.flatten(1) @ self.w, None
+
+
+def split(seed=0, n=40):
+    return DataSplit(torch.rand(n, 1, 4, 4, generator=torch.Generator().manual_seed(seed)))
+
+
+def stats(net, data, tmp_path, cap=30):
+    return ref.reference_statistics(net, "toy", "train", data, "cpu", batch_size=16, cap=cap, directory=tmp_path)
+
+
+def test_reference_statistics_are_right_and_reused(tmp_path):
+    fn, data = Counting(), split()
+    first = stats(FeatureNet(fn, "proj", "v1"), data, tmp_path)
+    assert first.computed and fn.calls == len(data)
+    want_mu, want_sigma = mean_cov((data.x.flatten(1) @ fn.w).numpy())
+    np.testing.assert_allclose(first.mu, want_mu, rtol=1e-5)
+    np.testing.assert_allclose(first.sigma, want_sigma, rtol=1e-4, atol=1e-6)
+    assert first.features.shape == (30, 5) and first.n == 40
+    again = stats(FeatureNet(fn, "proj", "v1"), data, tmp_path)
+    assert not again.computed and fn.calls == len(data)  # no second pass
+    np.testing.assert_array_equal(again.mu, first.mu)
+    np.testing.assert_array_equal(again.features, first.features)
+
+
+def test_reference_statistics_are_rebuilt_when_the_network_or_the_data_change(tmp_path):
+    fn, data = Counting(), split()
+    stats(FeatureNet(fn, "proj", "v1"), data, tmp_path)
+    assert stats(FeatureNet(fn, "proj", "v2"), data, tmp_path).computed  # new weights
+    assert stats(FeatureNet(fn, "other", "v1"), data, tmp_path).computed  # another network
+    changed = DataSplit(data.x.clone())
+    changed.x[0, 0, 0, 0] += 0.25
+    assert stats(FeatureNet(fn, "proj", "v1"), changed, tmp_path).computed  # one pixel differs
+    assert stats(FeatureNet(fn, "proj", "v1"), split(n=39), tmp_path).computed  # another count
+    assert not stats(FeatureNet(fn, "proj", "v1"), data, tmp_path).computed  # the first is still valid
+
+
+def test_a_corrupt_or_stale_cache_file_is_rebuilt_never_used(tmp_path):
+    fn, data = Counting(), split()
+    net = FeatureNet(fn, "proj", "v1")
+    first = stats(net, data, tmp_path)
+    # unreadable bytes
+    first.path.write_bytes(b"not an npz file")
+    rebuilt = stats(net, data, tmp_path)
+    assert rebuilt.computed
+    np.testing.assert_array_equal(rebuilt.mu, first.mu)
+    # readable but tampered arrays: the checksum fails
+    with np.load(first.path) as z:
+        content = dict(z)
+    content["mu"] = content["mu"] + 1.0
+    np.savez(open(first.path, "wb"), **content)
+    assert stats(net, data, tmp_path).computed
+    # a valid file of other data under this file's name: the recorded hash differs
+    other = stats(net, split(seed=1), tmp_path)
+    other.path.replace(first.path)
+    assert stats(net, data, tmp_path).computed
+
+
+def test_inception_offline_without_weights_is_one_clear_line(tmp_path, monkeypatch):
+    from dgmbench.features import inception
+    from dgmbench.metrics import MetricContext
+    from dgmbench.specs import DatasetSpec
+
+    monkeypatch.setenv("DGMBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(inception, "CLEANFID_DIR", tmp_path / "cleanfid")
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    ds = DatasetSpec("tiny", "x:y", (3, 8, 8))
+    ctx = MetricContext(model=None, dataset=ds, test=split(), device=torch.device("cpu"), options={})
+    with pytest.raises(DgmbenchError) as err:
+        from dgmbench.features import feature_net_for
+
+        feature_net_for(ctx)  # default: inception
+    msg = str(err.value)
+    assert "\n" not in msg and "--feature-net domain" in msg and "inception" in msg
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+    assert not list((tmp_path / "cache" / "weights").glob("**/*.pt"))  # no half-written weights
+
+
+def test_clean_resize_quantizes_to_8_bits_and_resizes_to_299():
+    pytest.importorskip("cleanfid")
+    from dgmbench.features.inception import clean_resize
+
+    x = torch.full((2, 1, 8, 8), 0.5)
+    x[1] = 0.2
+    out = clean_resize(x, workers=1)
+    assert out.shape == (2, 3, 299, 299) and out.dtype == torch.float32
+    # a constant image stays constant; 0.5 * 255 = 127.5 -> 128, 0.2 * 255 = 51
+    torch.testing.assert_close(out[0], torch.full_like(out[0], 128.0))
+    torch.testing.assert_close(out[1], torch.full_like(out[1], 51.0))
+
+
+def _digits_ctx(tmp_path, monkeypatch, steps=40):
+    from dgmbench.datasets import load_digits
+    from dgmbench.metrics import MetricContext
+    from dgmbench.plugins import load_registry
+
+    monkeypatch.setenv("DGMBENCH_CACHE", str(tmp_path))
+    reg = load_registry()
+    train, test = load_digits("train").subset(300), load_digits("test").subset(100)
+    return MetricContext(model=None, dataset=reg.dataset("digits"), test=test, device=torch.device("cpu"),
+                         options={"feature_net": "domain", "domain_net_steps": steps}, registry=reg,
+                         load_train=lambda: train)
+
+
+def test_domain_network_is_trained_once_cached_and_reports_its_accuracy(tmp_path, monkeypatch):
+    from dgmbench.features import domain, feature_net_for
+
+    trainings = []
+    real_train = domain.train_classifier
+    monkeypatch.setattr(domain, "train_classifier", lambda *a, **k: trainings.append(1) or real_train(*a, **k))
+    ctx = _digits_ctx(tmp_path, monkeypatch)
+    net = feature_net_for(ctx)
+    assert len(trainings) == 1 and net.name == "domain"
+    assert net.meta["accuracy"] > 0.5  # 10 classes: chance is 0.1
+    feats, logits = net(ctx.test.x[:5])
+    assert feats.shape == (5, domain.FEATURE_DIM) and logits.shape == (5, 10)
+    # a second context loads the cached weights: same version, same features, no training
+    again = feature_net_for(_digits_ctx(tmp_path, monkeypatch))
+    assert len(trainings) == 1 and again.version == net.version and again.meta["accuracy"] == net.meta["accuracy"]
+    torch.testing.assert_close(again(ctx.test.x[:5])[0], feats)
+    # another recipe (more steps) is another network; a corrupt file is retrained
+    assert feature_net_for(_digits_ctx(tmp_path, monkeypatch, steps=41)).version != net.version
+    assert len(trainings) == 2
+    (tmp_path / "domain").joinpath(net.meta["path"].rsplit("/", 1)[1]).write_bytes(b"garbage")
+    assert feature_net_for(_digits_ctx(tmp_path, monkeypatch)).version == net.version  # deterministic retrain
+    assert len(trainings) == 3
+
+
+def test_bf16_features_stay_close_to_fp32(tmp_path, monkeypatch):
+    from dgmbench.features import feature_net_for
+
+    ctx = _digits_ctx(tmp_path, monkeypatch, steps=20)
+    net = feature_net_for(ctx)
+    batches = [ctx.test.x[:50], ctx.test.x[50:]]
+    f32, p32 = extract(net, batches, "cpu", "fp32")
+    f16, p16 = extract(net, batches, "cpu", "bf16")
+    assert p32 is not None and p32.shape == (100, 10)
+    rel = np.linalg.norm(f16 - f32) / np.linalg.norm(f32)
+    assert 0 < rel < 0.05  # bf16 changes the numbers, but only slightly
+    with pytest.raises(DgmbenchError, match="feature_dtype"):
+        extract(net, batches, "cpu", "int8")
