@@ -322,17 +322,17 @@ class InvertibleLinearLU(Flow):
         upper = self.upper * self.lower_mask.T + torch.diag(self.sign_s * torch.exp(self.log_s))
         return self.perm @ lower @ upper
 
-    def _apply(self, x, w):
+    def _mix(self, x, w):
         if x.dim() == 2:
             return x @ w.T
         return F.conv2d(x, w[:, :, None, None])
 
     def forward(self, x):
         ld = self.log_s.sum() * _per_channel_count(self.shape)
-        return self._apply(x, self.weight()), ld.expand(x.shape[0])
+        return self._mix(x, self.weight()), ld.expand(x.shape[0])
 
     def inverse(self, z):
-        return self._apply(z, torch.linalg.inv(self.weight()))
+        return self._mix(z, torch.linalg.inv(self.weight()))
 
 
 # -- planar flow (Rezende & Mohamed 2015) -----------------------------------------------------------
@@ -379,7 +379,7 @@ class Planar(Flow):
     def __init__(self, dim: int, init_std: float = 0.1):
         super().__init__()
         self.u = nn.Parameter(torch.randn(dim) * init_std)
-        self.w = nn.Parameter(torch.randn(dim) * init_std)
+        self.w = nn.Parameter(torch.randn(dim) / math.sqrt(dim))  # ||w|| ~ 1 keeps u_hat small
         self.b = nn.Parameter(torch.zeros(1))
 
     def forward(self, x):
