@@ -21,6 +21,8 @@ import torch
 
 from dgmbench.model import Model
 
+from .layers import full_precision
+
 
 def preset_config(presets: Mapping[str, Mapping[str, Any]], shape, config: Mapping[str, Any]) -> dict:
     """The size preset (``size``: tiny / small / medium / paper, ``auto`` by default: tiny for
@@ -85,7 +87,8 @@ class AutoregressiveImageModel(Model):
         self.eval()
         try:
             C, H, W = self.shape
-            x = torch.zeros(n, C, H, W, device=self.device)
+            ref = next(self.parameters())
+            x = torch.zeros(n, C, H, W, device=ref.device, dtype=ref.dtype)
             context = self.sample_context(n, **context)
             for i in range(H):
                 rows = self.rows_needed(i, cached)
@@ -109,7 +112,7 @@ class SoftmaxModel(AutoregressiveImageModel):
         return self.logits(x, **context).view(B, C, self.levels, H, W).permute(0, 1, 3, 4, 2)
 
     def log_prob_given(self, x: torch.Tensor, **context) -> torch.Tensor:
-        logp = self.conditionals(x, **context).float().log_softmax(-1)
+        logp = full_precision(self.conditionals(x, **context)).log_softmax(-1)
         return logp.gather(-1, self.to_levels(x)[..., None]).squeeze(-1).flatten(1).sum(1)
 
     def log_prob(self, x):
@@ -117,7 +120,7 @@ class SoftmaxModel(AutoregressiveImageModel):
 
     def sample_pixel(self, x, i, j, **context):
         for c in range(self.shape[0]):  # R, then G given R, then B given R, G: one pass each
-            logits = self.conditionals(x, **context)[:, c, i, j].float()
+            logits = full_precision(self.conditionals(x, **context)[:, c, i, j])
             k = torch.distributions.Categorical(logits=logits).sample()
             x[:, c, i, j] = k.to(x.dtype) / (self.levels - 1)
         return x[:, :, i, j]

@@ -52,6 +52,11 @@ def causal_mask(kernel: tuple[int, int], center: tuple[int, int], in_groups: tor
     return mask
 
 
+def full_precision(t: torch.Tensor) -> torch.Tensor:
+    """float32 for half / bfloat16 outputs (autocast), unchanged otherwise (float32, float64)."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+
+
 def down_shift(x: torch.Tensor) -> torch.Tensor:
     """Move every row one down (zero row on top): row i now holds row i - 1."""
     return F.pad(x, (0, 0, 1, 0))[:, :, :-1]

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .layers import full_precision
+
 LOG_SCALE_MIN = -7.0  # the paper's lower bound on log s
 
 
@@ -131,13 +133,13 @@ def sample_pixel(p: MixtureParams, levels: int) -> torch.Tensor:
     (edge bins take the tails), and later channels condition on the rounded earlier ones.
     Returns (B, C) on the [-1, 1] level grid."""
     B, C, K = p.means.shape
-    k = torch.distributions.Categorical(logits=p.logits.float()).sample()
-    pick = lambda t: t.float().gather(-1, k.view(B, 1, 1).expand(B, t.shape[1], 1)).squeeze(-1)
+    k = torch.distributions.Categorical(logits=full_precision(p.logits)).sample()
+    pick = lambda t: full_precision(t).gather(-1, k.view(B, 1, 1).expand(B, t.shape[1], 1)).squeeze(-1)
     means, log_scales, coeffs = pick(p.means), pick(p.log_scales), pick(p.coeffs)
-    x = torch.zeros(B, C, device=means.device)
+    x = torch.zeros(B, C, device=means.device, dtype=means.dtype)
     for c in range(C):
         m = means[:, c] + sum(coeffs[:, coeff_index(c, e)] * x[:, e] for e in range(c))
-        u = torch.rand(B, device=means.device).clamp(min=torch.finfo(torch.float32).tiny)
+        u = torch.rand(B, device=means.device, dtype=means.dtype).clamp(min=torch.finfo(means.dtype).tiny)
         v = m + torch.exp(log_scales[:, c]) * (torch.log(u) - torch.log1p(-u))
         level = torch.round((v.clamp(-1, 1) + 1) / 2 * (levels - 1))
         x[:, c] = 2 * level / (levels - 1) - 1

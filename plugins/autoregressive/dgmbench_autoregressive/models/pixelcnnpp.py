@@ -22,7 +22,7 @@ from torch import nn
 from .. import logistic
 from ..base import AutoregressiveImageModel, check_dataset, preset_config
 from ..layers import (DownRightShiftedConv2d, DownRightShiftedDeconv2d, DownShiftedConv2d, DownShiftedDeconv2d,
-                      GatedResnet, _wn, down_shift, right_shift)
+                      GatedResnet, _wn, down_shift, full_precision, right_shift)
 
 PRESETS = {  # nr_filters, nr_resnet (blocks per scale), mixture components, dropout
     "tiny": dict(filters=16, resnets=1, mixtures=3, dropout=0.0),
@@ -92,18 +92,19 @@ class PixelCNNpp(AutoregressiveImageModel):
         return self.out(F.elu(ul))
 
     def params(self, x: torch.Tensor) -> logistic.MixtureParams:
-        return logistic.MixtureParams.from_output(self.network(x).float(), self.shape[0], self.mixtures)
+        return logistic.MixtureParams.from_output(full_precision(self.network(x)), self.shape[0], self.mixtures)
 
     def to_signed(self, x: torch.Tensor) -> torch.Tensor:
         """Levels on the [-1, 1] scale: 2k/(L-1) - 1."""
-        return 2 * self.to_levels(x).float() / (self.levels - 1) - 1
+        return 2 * self.to_levels(x).to(x.dtype) / (self.levels - 1) - 1
 
     def log_prob(self, x):
         return logistic.log_prob_pixels(self.to_signed(x), self.params(x), self.levels).flatten(1).sum(1)
 
     def conditionals(self, x, **context):
-        """Sub-pixel (i, j, c)'s conditional as [log w_ck, mu~_ck, log s_ck] over k, (B, C, H, W, 3K)."""
-        p, xs = self.params(x), self.to_signed(x)
+        """Sub-pixel (i, j, c)'s conditional as [log w_ck, mu~_ck, log s_ck] over k, (B, C, H, W, 3K)
+        (x is not rounded to the levels here, so that gradients with respect to x exist)."""
+        p, xs = self.params(x), 2 * x - 1
         return torch.cat([logistic.conditional_log_weights(xs, p, self.levels),
                           logistic.conditioned_means(xs, p), p.log_scales], dim=-1)
 
