@@ -22,7 +22,9 @@ BUDGETS = {
 def resolve_budget(name: str, *layers: Mapping[str, Mapping[str, Any]] | None,
                    overrides: Mapping[str, Any] | None = None) -> Budget:
     """The named harness budget, refined by each layer's entry for that name (protocol, then
-    model), then by explicit overrides (command line). ``metric_options`` merge key by key."""
+    model), then by explicit overrides (command line). ``metric_options`` merge key by key.
+    Explicit overrides rename the budget (``quick[max_seconds=60]``), so that results under a
+    changed budget are never shown as the standard one."""
     if name not in BUDGETS:
         raise UnknownName("budget", name, BUDGETS)
     budget = BUDGETS[name]
@@ -31,4 +33,7 @@ def resolve_budget(name: str, *layers: Mapping[str, Mapping[str, Any]] | None,
         if "metric_options" in changes:
             changes["metric_options"] = {**budget.metric_options, **changes["metric_options"]}
         budget = budget.replace(**changes)
+    explicit = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if explicit:
+        budget = budget.replace(name=f"{name}[{','.join(f'{k}={v}' for k, v in sorted(explicit.items()))}]")
     return budget

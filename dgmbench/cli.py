@@ -173,10 +173,10 @@ def cmd_run(args) -> int:
         cell_key, dataset = cell.key, args.dataset or cell.dataset
     record = RunRecord(model=spec.name, dataset=dataset or "digits", protocol=args.protocol, budget=args.budget,
                        seed=args.seed, config=_key_values(args.config), cell=cell_key, metrics=args.metrics,
-                       device=args.device, data_root=args.data_root, download=args.download)
+                       device=args.device, data_root=args.data_root, download=args.download,
+                       overrides=_overrides(args), options=_metric_options(args))
     outcome = execute(record, results=args.results, out_root=args.out, resume=args.resume,
-                      progress=not args.no_progress, reg=reg, overrides=_overrides(args),
-                      options=_metric_options(args))
+                      progress=not args.no_progress, reg=reg)
     _print_row(outcome, reg)
     return 0
 
@@ -268,15 +268,19 @@ def cmd_reproduce(args) -> int:
             print(f"== {protocol.name} / {cell.key} / seed {seed}")
             record = RunRecord(model=cell.model, dataset=cell.dataset, protocol=protocol.name, budget=args.budget,
                                seed=seed, cell=cell.key, metrics=args.metrics, device=args.device,
-                               data_root=args.data_root, download=args.download)
+                               data_root=args.data_root, download=args.download, overrides=_overrides(args),
+                               options=_metric_options(args))
             try:
                 outcome = execute(record, results=args.results, out_root=args.out, progress=not args.no_progress,
-                                  reg=reg, overrides=_overrides(args), options=_metric_options(args))
+                                  reg=reg)
                 _print_row(outcome, reg)
             except DgmbenchError as exc:  # one failed cell must not stop the table
                 failed += 1
                 print(f"error: {protocol.name}/{cell.key}/seed {seed}: {exc}", file=sys.stderr)
-    _write_leaderboard(reg, args.name, args.results, args.budget, args.format, args.output)
+    from .budgets import resolve_budget
+
+    budget = resolve_budget(args.budget, overrides=_overrides(args)).name
+    _write_leaderboard(reg, args.name, args.results, budget, args.format, args.output)
     return 1 if failed else 0
 
 

@@ -148,10 +148,8 @@ def peak_memory_bytes(device) -> int:
 
 
 def execute(record: RunRecord, results: Path | None = None, out_root: Path | None = None, resume: bool = False,
-            progress: bool = True, reg: Registry | None = None, overrides: dict | None = None,
-            options: dict | None = None) -> RunOutcome:
-    """Train and evaluate one run and store it. ``overrides`` refine the budget (epochs, lr...);
-    ``options`` are metric options (``feature_net``, ``nll_k``...)."""
+            progress: bool = True, reg: Registry | None = None) -> RunOutcome:
+    """Train and evaluate one run and store it."""
     import torch
 
     from .artifacts import save_curves, save_samples
@@ -164,7 +162,7 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
     protocol = protocol_for(reg, record)
     metrics = metrics_for(reg, record, spec, protocol)
     budget = resolve_budget(record.budget, protocol.budgets if protocol else None, spec.budgets,
-                            overrides=overrides)
+                            overrides=record.overrides)
     device = select_device(record.device)
     config = model_config(spec, protocol, record)
     results = Path(results or default_results_path())
@@ -203,7 +201,7 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
         save_curves(state.history, out_dir / "curves.png")
         save_samples(model, out_dir / "samples.png", data=test.x if test.x.ndim == 2 else None)
         outcome.metrics = evaluate(reg, model, metrics, ds, test, device, budget, record.seed, out_dir,
-                                   lambda: train, store, run_id, options)
+                                   lambda: train, store, run_id, record.options)
         outcome.status = "ok"
     except KeyboardInterrupt:
         outcome.status, outcome.error = "interrupted", "interrupted by the user; continue with --resume"
@@ -255,6 +253,7 @@ def evaluate_checkpoint(checkpoint: Path, metric_names=None, results: Path | Non
     record.device = device
     record.budget = budget if budget else record.budget
     record.metrics = list(metric_names) if metric_names else record.metrics
+    record.options = {**record.options, **(options or {})}
     spec = reg.model_for(record.model)
     ds = reg.dataset(record.dataset)
     protocol = protocol_for(reg, record)
@@ -283,7 +282,7 @@ def evaluate_checkpoint(checkpoint: Path, metric_names=None, results: Path | Non
     try:
         outcome.metrics = evaluate(reg, net, metrics, ds, test, dev, bud, record.seed, None,
                                    lambda: load_split(ds, "train", record, bud.max_train_examples), store, run_id,
-                                   options)
+                                   record.options)
         outcome.status = "ok"
     except BaseException as exc:
         outcome.status, outcome.error = "failed", f"{type(exc).__name__}: {exc}"

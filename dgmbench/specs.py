@@ -214,6 +214,10 @@ class RunRecord:
     device: str = "auto"
     data_root: str | None = None
     download: bool = False
+    #: budget refinements (epochs, max_seconds, lr...); they rename the budget, e.g. "quick[max_seconds=60]"
+    overrides: dict = field(default_factory=dict)
+    #: metric options (feature_net, nll_k, sample_metric_n...)
+    options: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
