@@ -3,6 +3,7 @@ so ``dgmbench --help``, ``plugins``, ``list`` and ``leaderboard`` answer quickly
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -47,6 +48,16 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="an option for the metrics, e.g. nll_k=1000 or sample_metric_n=2000")
 
 
+BUDGET_FLAGS = {"epochs": int, "max_seconds": float, "max_steps": int, "lr": float, "batch_size": int,
+                "max_train_examples": int, "max_test_examples": int}
+
+
+def _budget_flags(p: argparse.ArgumentParser) -> None:
+    for name, typ in BUDGET_FLAGS.items():
+        p.add_argument("--" + name.replace("_", "-"), type=typ,
+                       help=f"override the budget's {name.replace('_', ' ')} (renames the budget)")
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="dgmbench", description="Benchmark deep generative models with plugins.")
     ap.add_argument("--version", action="version", version=f"dgmbench {__version__}")
@@ -63,9 +74,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--download", action="store_true", help="download the dataset if it is missing")
     run.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     run.add_argument("--config", action="append", metavar="KEY=VALUE", default=[], help="model config override")
-    for flag, typ in (("--epochs", int), ("--max-seconds", float), ("--max-steps", int), ("--lr", float),
-                      ("--batch-size", int)):
-        run.add_argument(flag, type=typ, help="override the budget's " + flag[2:].replace("-", " "))
+    _budget_flags(run)
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     _common(run)
 
@@ -98,8 +107,7 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--no-progress", action="store_true")
     rp.add_argument("--format", default="md", choices=["md", "csv", "json", "latex"])
     rp.add_argument("--output", type=Path, help="write the leaderboard to this file too")
-    for flag, typ in (("--epochs", int), ("--max-seconds", float), ("--max-steps", int)):
-        rp.add_argument(flag, type=typ, help="override the budget's " + flag[2:].replace("-", " "))
+    _budget_flags(rp)
     _common(rp)
     return ap
 
@@ -121,8 +129,7 @@ def _metric_options(args) -> dict:
 
 
 def _overrides(args) -> dict:
-    names = ("epochs", "max_seconds", "max_steps", "lr", "batch_size")
-    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    return {n: getattr(args, n) for n in BUDGET_FLAGS if getattr(args, n, None) is not None}
 
 
 def _pick_cell(reg, protocol_name: str, model: str, dataset: str | None, cell: str | None):
@@ -229,6 +236,31 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _write_provenance(output: Path, results, budget: str) -> None:
+    """What produced a leaderboard file: command, device, budget, date, code, raw results file."""
+    import datetime
+    import json
+    import platform
+
+    from .runner import code_version, default_results_path, library_versions
+
+    info = {"command": "dgmbench " + " ".join(sys.argv[1:]), "budget": budget,
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "results_file": str(results or default_results_path()), "code_version": code_version(),
+            "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, {os.cpu_count()} cores",
+            "libraries": library_versions()}
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    path = output.with_name(output.name + ".provenance.json")
+    path.write_text(json.dumps(info, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
 def _write_leaderboard(reg, name, results, budget, fmt, output) -> None:
     from . import leaderboard
     from .runner import default_results_path
@@ -281,6 +313,8 @@ def cmd_reproduce(args) -> int:
 
     budget = resolve_budget(args.budget, overrides=_overrides(args)).name
     _write_leaderboard(reg, args.name, args.results, budget, args.format, args.output)
+    if args.output:
+        _write_provenance(args.output, args.results, budget)
     return 1 if failed else 0
 
 
