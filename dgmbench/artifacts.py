@@ -34,7 +34,10 @@ def save_samples(model, path: Path, n: int = 64, data: torch.Tensor | None = Non
         return path
     from torchvision.utils import save_image
 
-    save_image(x.clamp(0, 1), path, nrow=8, padding=1)
+    scale = max(1, -(-32 // x.shape[-1]))  # small images (8x8 digits) are enlarged to be seen
+    if scale > 1:
+        x = torch.nn.functional.interpolate(x, scale_factor=scale, mode="nearest")
+    save_image(x.clamp(0, 1), path, nrow=8, padding=2)
     return path
 
 
