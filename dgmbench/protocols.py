@@ -32,4 +32,31 @@ def builtin_protocols() -> list[ProtocolSpec]:
         ),
         # -- flow / autoregressive protocols (issue 4) --
         # -- latent-variable protocols (issue 3) --
+        ProtocolSpec(
+            name="iwae-table", version="1",
+            description="VAE vs IWAE: test NLL (k = 5000) and active units; MNIST and Omniglot, dynamically "
+                        "binarized; 1 and 2 stochastic layers; k = 1, 5, 50 (Burda et al. 2016, Table 1)",
+            cells=[Cell(f"{ds}-l{layers}-k{k}-{m}", m, ds, config={"layers": layers, "k": k},
+                        labels={"dataset": label, "stochastic_layers": layers, "k": k, "model": m.upper()})
+                   for ds, label in (("mnist-binary", "MNIST"), ("omniglot-binary", "OMNIGLOT"))
+                   for layers in (1, 2) for k in (1, 5, 50) for m in ("vae", "iwae")],
+            metrics=["nll", "active_units"], reference="iwae_vae_nll_active_units.csv",
+            columns={"nll": "nll_nats", "active_units_layer1": "active_units_layer1",
+                     "active_units_layer2": "active_units_layer2"},
+            budgets={b: {"metric_options": {"nll_k": 5000}} for b in ("quick", "full")},
+            caption="Test NLL in nats (importance-sampled, k = 5000; lower is better) and active units "
+                    "(layer 1, layer 2); paper values from Burda et al. 2016, Table 1. Omniglot here may be "
+                    "the small background subsets (see each run's data note).",
+        ),
+        ProtocolSpec(
+            name="posterior-collapse", version="1",
+            description="Posterior collapse toy example: a VAE with diagonal-Gaussian encoder and decoder on "
+                        "x ~ N(mu, Sigma); Sigma diagonal (no active unit expected) vs not (units used)",
+            cells=[Cell(f"vae-{kind}", "vae", f"gaussian-{kind}", labels={"covariance": words},
+                        config={"layers": 1, "k": 1, "latent": 2, "hidden": [[32, 32]], "decoder": "gaussian"})
+                   for kind, words in (("diag", "diagonal"), ("full", "non-diagonal"))],
+            metrics=["nll", "active_units", "elbo_surgery"],
+            caption="Active units and the KL term (avg_kl = KL(q(z)||p(z)) + I[n,z]); expected: 0 active units "
+                    "and avg_kl near 0 for the diagonal Sigma, at least 1 active unit otherwise.",
+        ),
     ]

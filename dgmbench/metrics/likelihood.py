@@ -43,8 +43,8 @@ def nll(ctx: MetricContext) -> dict:
         from .latent import importance_sampled_nll
 
         est = importance_sampled_nll(ctx, k=int(ctx.options.get("nll_k", 5000)))
-        total, n = -est["nll_sum"], est["n"]
-        out.update({key: v for key, v in est.items() if key not in ("nll_sum", "n")})
+        total, n = est["log_p_sum"], est["n"]
+        out.update({key: v for key, v in est.items() if key not in ("log_p_sum", "n")})
         out["nll_is_bound"] = 0.0
     else:
         for x, _ in ctx.test_batches():
