@@ -1,7 +1,7 @@
 """Sample-quality metrics: closed forms and invariants of the math, and the metric path end to end."""
 from __future__ import annotations
 
-import inspect
+import dataclasses
 import math
 
 import numpy as np
@@ -168,6 +168,13 @@ def test_metrics_through_a_context_with_a_plugin_feature_network(tmp_path, monke
     assert sq.kid(ctx)["kid"] == pytest.approx(2 * ((total - diag) / (m * (m - 1)) - total / m**2), rel=1e-6)
     with pytest.raises(DgmbenchError, match="no class logits"):
         sq.inception_score(ctx)
+    # fid_split=test compares with the test split instead (here: other images, so FID > 0)
+    ctx.test = DataSplit(torch.rand(64, 1, 4, 4))
+    ctx.options["fid_split"] = "test"
+    assert sq.fid(ctx)["fid"] > 0.1
+    ctx.options["fid_split"] = "valid"
+    with pytest.raises(DgmbenchError, match="fid_split"):
+        sq.fid(ctx)
 
 
 def test_end_to_end_gaussian_on_digits_with_the_domain_network(tmp_path, monkeypatch):
@@ -177,12 +184,12 @@ def test_end_to_end_gaussian_on_digits_with_the_domain_network(tmp_path, monkeyp
 
     monkeypatch.setenv("DGMBENCH_CACHE", str(tmp_path / "cache"))
     options = {"feature_net": "domain", "domain_net_steps": 60, "is_splits": 4}
-    record = RunRecord(model="gaussian", dataset="digits", budget="smoke", metrics=["fid", "inception_score"])
+    kw = dict(model="gaussian", dataset="digits", budget="smoke", metrics=["fid", "inception_score"])
     results = tmp_path / "r.sqlite"
-    if "options" in inspect.signature(execute).parameters:
-        outcome = execute(record, results=results, progress=False, options=options)
-    else:  # metric options through the budget override
-        outcome = execute(record, results=results, progress=False, overrides={"metric_options": options})
+    if "options" in {f.name for f in dataclasses.fields(RunRecord)}:  # metric options travel in the record
+        outcome = execute(RunRecord(**kw, options=options), results=results, progress=False)
+    else:
+        outcome = execute(RunRecord(**kw), results=results, progress=False, options=options)
     assert outcome.status == "ok"
     m = outcome.metrics
     for name in ("fid", "is", "is_std", "feature_net_accuracy"):
