@@ -59,6 +59,8 @@ def test_reference_statistics_are_rebuilt_when_the_network_or_the_data_change(tm
     assert stats(FeatureNet(fn, "proj", "v1"), changed, tmp_path).computed  # one pixel differs
     assert stats(FeatureNet(fn, "proj", "v1"), split(n=39), tmp_path).computed  # another count
     assert not stats(FeatureNet(fn, "proj", "v1"), data, tmp_path).computed  # the first is still valid
+    data.x[1, 0, 0, 0] += 0.5  # edited in place: the same tensor object, new content
+    assert stats(FeatureNet(fn, "proj", "v1"), data, tmp_path).computed
 
 
 def test_a_corrupt_or_stale_cache_file_is_rebuilt_never_used(tmp_path):

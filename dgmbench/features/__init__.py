@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import os
 import re
+import weakref
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -50,14 +51,19 @@ _SPLIT_HASHES: dict = {}
 
 
 def data_hash(split) -> str:
-    """A content hash of a DataSplit's pixels and labels (memoized per tensor in this process)."""
-    memo = (id(split.x), split.x.data_ptr(), tuple(split.x.shape), None if split.y is None else id(split.y))
-    if memo not in _SPLIT_HASHES:
-        parts = [split.x.detach().cpu().float().contiguous().numpy()]
-        if split.y is not None:
-            parts.append(split.y.detach().cpu().numpy())
-        _SPLIT_HASHES[memo] = sha256_bytes(*parts)
-    return _SPLIT_HASHES[memo]
+    """A content hash of a DataSplit's pixels and labels, memoized while the same tensors live
+    unmodified in this process (a weak reference and torch's in-place version counter)."""
+    tensors = (split.x,) if split.y is None else (split.x, split.y)
+    state = tuple((weakref.ref(t), t._version) for t in tensors)
+    memo = _SPLIT_HASHES.get(tuple(id(t) for t in tensors))
+    if memo is not None and all(r() is t and v == t._version for (r, v), t in zip(memo[0], tensors)):
+        return memo[1]
+    parts = [split.x.detach().cpu().float().contiguous().numpy()]
+    if split.y is not None:
+        parts.append(split.y.detach().cpu().numpy())
+    digest = sha256_bytes(*parts)
+    _SPLIT_HASHES[tuple(id(t) for t in tensors)] = (state, digest)
+    return digest
 
 
 class FeatureNet:
