@@ -171,3 +171,43 @@ def test_bf16_features_stay_close_to_fp32(tmp_path, monkeypatch):
     assert 0 < rel < 0.05  # bf16 changes the numbers, but only slightly
     with pytest.raises(DgmbenchError, match="feature_dtype"):
         extract(net, batches, "cpu", "int8")
+
+
+def test_inception_glue_with_stand_in_weights(tmp_path, monkeypatch):
+    """Without the real weights: a cached file is found and hashed, images reach the network
+    resized to 299 in [0, 255], and IS logits are pool3 @ W of the output layer (no bias)."""
+    pytest.importorskip("cleanfid")
+    import cleanfid.inception_torchscript as ts
+
+    from dgmbench.features import inception
+    from dgmbench.metrics import MetricContext
+    from dgmbench.specs import DatasetSpec
+
+    monkeypatch.setenv("DGMBENCH_CACHE", str(tmp_path))
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / inception.WEIGHTS).write_bytes(b"stand-in weights")
+    monkeypatch.setattr(inception, "_LOADED", {})
+    seen = []
+
+    class StandIn(torch.nn.Module):
+        def __init__(self, path, download=True, resize_inside=False):
+            super().__init__()
+            assert not download and not resize_inside and path == str(tmp_path / "weights")
+            self.base = torch.nn.Module()
+            self.base.output = torch.nn.Linear(2048, 1008)
+
+        def forward(self, x):
+            seen.append((tuple(x.shape), x.min().item(), x.max().item()))
+            return x.mean((2, 3)).repeat(1, 683)[:, :2048]
+
+    monkeypatch.setattr(ts, "InceptionV3W", StandIn)
+    ctx = MetricContext(model=None, dataset=DatasetSpec("tiny", "x:y", (1, 8, 8)), test=split(),
+                        device=torch.device("cpu"))
+    net = inception.build(ctx.dataset, ctx)
+    assert net.name == "inception" and net.resize_mode == "clean"
+    assert net.version == "sha256:" + __import__("hashlib").sha256(b"stand-in weights").hexdigest()
+    feats, logits = net(torch.ones(2, 1, 8, 8))
+    assert seen == [((2, 3, 299, 299), 255.0, 255.0)]
+    assert feats.shape == (2, 2048) and logits.shape == (2, 1008)
+    model = inception._LOADED[next(iter(inception._LOADED))][0]
+    torch.testing.assert_close(logits, feats @ model.base.output.weight.T)
