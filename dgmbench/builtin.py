@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from . import hookimpl
 from .protocols import builtin_protocols
-from .specs import DatasetSpec, MetricSpec
+from .specs import DatasetSpec, FeatureNetworkSpec, MetricSpec
 
 _LOAD = "dgmbench.datasets:"
 
@@ -81,12 +81,10 @@ def dgmbench_metrics():
 def dgmbench_feature_networks():
     return [
         # -- feature networks (issue 5) --
-        *[__import__("dgmbench.specs", fromlist=["FeatureNetworkSpec"]).FeatureNetworkSpec(name, build, d)
-          for name, build, d in (
-              ("inception", "dgmbench.features.inception:build",
-               "clean-fid Inception-V3 (2048-d pool3, 8-bit quantization + clean bicubic resize to 299)"),
-              ("domain", "dgmbench.features.domain:build",
-               "a small CNN classifier trained once per dataset on its labels (256-d penultimate layer)"))],
+        FeatureNetworkSpec("inception", "dgmbench.features.inception:build",
+                           "clean-fid Inception-V3 (2048-d pool3, 8-bit quantization + clean bicubic resize to 299)"),
+        FeatureNetworkSpec("domain", "dgmbench.features.domain:build",
+                           "a small CNN classifier trained once per dataset on its labels (256-d penultimate layer)"),
     ]
 
 
