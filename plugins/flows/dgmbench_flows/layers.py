@@ -11,6 +11,7 @@ both unless it says otherwise.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Sequence
 
@@ -508,3 +509,10 @@ class FlowModel(Model):
     def sample(self, n):
         x = self.flow.inverse(self.prior_sample(n))
         return x.clamp(0, 1) if self.clamp else x
+
+    def train_step(self, x, y, optimizers, step, autocast):
+        """Trains in float32 unless config ``bf16`` is true: under bf16 autocast the 1x1-conv weights
+        and the summed log-scales are rounded, so the log-determinant no longer matches the map."""
+        if not self.config.get("bf16", False):
+            autocast = contextlib.nullcontext
+        return super().train_step(x, y, optimizers, step, autocast)

@@ -95,3 +95,17 @@ def test_end_to_end_smoke_run_stores_a_finite_bpd(tmp_path):
                   results=tmp_path / "r.sqlite", progress=False)
     assert out.status == "ok" and math.isfinite(out.metrics["bpd"])
     assert 0 < out.metrics["bpd"] < 8
+
+
+def test_flows_train_in_float32_unless_bf16_is_asked_for():
+    m = build(DIGITS, {"scales": 1, "final_couplings": 2, "channels": 8})
+    opt = m.configure_optimizers(1e-3)
+
+    def refuse():
+        raise AssertionError("autocast used")
+
+    logs = m.train_step(torch.rand(4, 1, 8, 8), None, opt, 0, refuse)
+    assert torch.isfinite(logs["loss"])
+    m.config["bf16"] = True
+    with pytest.raises(AssertionError, match="autocast used"):
+        m.train_step(torch.rand(4, 1, 8, 8), None, opt, 1, refuse)
