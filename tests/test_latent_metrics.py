@@ -15,8 +15,8 @@ import torch
 from dgmbench.data import DataSplit
 from dgmbench.errors import UnsupportedMetric
 from dgmbench.metrics import MetricContext
-from dgmbench.metrics.latent import (CPU_UNITS, active_units, elbo_surgery, importance_sampled_nll,
-                                     log_mean_weights, plan_chunks)
+from dgmbench.metrics.latent import (CPU_UNITS, MAX_IMAGES, active_units, elbo_surgery, importance_sampled_nll,
+                                     log_mean_weights, plan_chunks, split_units)
 from dgmbench.metrics.likelihood import nll
 from dgmbench.model import Model
 from dgmbench.plugins import load_registry
@@ -161,11 +161,38 @@ def test_nll_metric_uses_the_importance_sampled_estimate():
     assert out["nll_elbo"] > out["nll"] and out["bpd"] == pytest.approx(out["nll"] / (D * math.log(2)))
 
 
-def test_cpu_chunk_cap():
-    ctx = context(PPCA(), n=10)
+def test_chunk_plans():
+    ctx = context(PPCA(), n=300)
     batch, chunk = plan_chunks(ctx, 5000)
-    assert batch * chunk <= CPU_UNITS and chunk >= 1
+    assert batch * chunk <= CPU_UNITS and chunk >= 1 and batch == 64
+    assert plan_chunks(context(PPCA(), n=10), 5000)[0] == 10  # no wider than the test set
     assert plan_chunks(context(PPCA(), n=10, nll_chunk=64, nll_batch=1), 5000) == (1, 64)
+    # the GPU arithmetic: all k samples of more images when memory allows, else fewer samples
+    assert split_units(10 ** 8, 5000, 128, n=10000) == (MAX_IMAGES, 5000)
+    assert split_units(10 ** 6, 5000, 128, n=10000) == (200, 5000)
+    assert split_units(10 ** 5, 5000, 128, n=10000) == (128, 781)
+    assert split_units(50, 5000, 128) == (128, 1)
+
+
+class OOMOnce(PPCA):
+    """Raises CUDA's out-of-memory error for calls above ``limit`` example-samples."""
+
+    limit = 1000
+
+    def log_importance_weights(self, x, k):
+        if len(x) * k > self.limit:
+            raise torch.cuda.OutOfMemoryError("fake OOM")
+        return super().log_importance_weights(x, k)
+
+
+def test_out_of_memory_halves_the_chunk():
+    model = OOMOnce("exact")
+    x = model.marginal().sample((10,)).float()
+    log_p, _ = log_mean_weights(model, x, 1000, chunk=1000)  # 10 x 1000 > limit: retried with 500, 250, 125, 62
+    torch.testing.assert_close(log_p, model.marginal().log_prob(x.double()), atol=1e-6, rtol=0)
+    model.limit = 0
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        log_mean_weights(model, x, 10, chunk=4)
 
 
 class Encoder(Model):

@@ -62,18 +62,25 @@ def plan_chunks(ctx: MetricContext, k: int) -> tuple[int, int]:
     ``nll_batch`` / ``nll_chunk`` in the options fix them. On a CPU a call holds at most
     CPU_UNITS example-samples; on a GPU, GPU_MEMORY_FRACTION of the free memory
     (torch.cuda.mem_get_info), given the bytes per example-sample measured on a probe call."""
-    batch = int(ctx.options.get("nll_batch") or ctx.batch_size)
+    fixed_batch = ctx.options.get("nll_batch")
+    batch = min(int(fixed_batch or ctx.batch_size), max(len(ctx.test), 1))
     if ctx.options.get("nll_chunk"):
         return batch, min(k, int(ctx.options["nll_chunk"]))
     if ctx.device.type != "cuda":
-        return batch, max(1, min(k, CPU_UNITS // batch))
+        return split_units(CPU_UNITS, k, batch, grow=False)
     x, _ = next(iter(ctx.test_batches(batch)))
-    probe_k = min(k, 16)
-    per_unit = _bytes_per_unit(ctx.model, x, probe_k)
+    per_unit = _bytes_per_unit(ctx.model, x, min(k, 16))
     free, _total = torch.cuda.mem_get_info(ctx.device)
     units = int(GPU_MEMORY_FRACTION * free / per_unit)
-    if units >= k * batch and not ctx.options.get("nll_batch"):
-        batch = min(MAX_IMAGES, units // k)
+    return split_units(units, k, batch, grow=not fixed_batch, n=len(ctx.test))
+
+
+def split_units(units: int, k: int, batch: int, grow: bool = True, n: int | None = None) -> tuple[int, int]:
+    """Share ``units`` example-samples per call: all k samples of ``batch`` images when they fit
+    (and, with ``grow``, more images, up to MAX_IMAGES and the n there are), else ``batch``
+    images times as many samples as fit (at least one)."""
+    if grow and units >= k * batch:
+        batch = max(batch, min(MAX_IMAGES, units // k, n or MAX_IMAGES))
     return batch, max(1, min(k, units // batch))
 
 
