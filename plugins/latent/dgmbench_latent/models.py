@@ -36,7 +36,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from dgmbench.errors import UnsupportedMetric
+from dgmbench.errors import DgmbenchError, UnsupportedMetric
 from dgmbench.model import Model
 
 from .networks import BernoulliMLP, GaussianMLP, hidden_sizes
@@ -44,6 +44,10 @@ from .networks import BernoulliMLP, GaussianMLP, hidden_sizes
 PAPER_LATENT = {1: (50,), 2: (100, 50)}
 PAPER_HIDDEN = {1: ((200, 200),), 2: ((100, 100), (50, 50))}
 LOG_2PI = math.log(2 * math.pi)
+
+
+class ConfigError(DgmbenchError, ValueError):
+    """A config the model cannot be built with (shown as one line by the command line)."""
 
 
 def burda_lr_factor(epoch: int) -> float:
@@ -69,31 +73,33 @@ class LatentVariableModel(Model):
     likelihood = "discrete"
     objective = "elbo"  # or "iwae"
 
-    def __init__(self, shape: Sequence[int], levels: int | None, config: dict | None = None):
+    def __init__(self, shape: Sequence[int], levels: int | None, config: dict | None = None,
+                 dataset_name: str = "this dataset"):
         super().__init__(config)
         c = self.config
         self.shape = tuple(shape)
         self.dim = math.prod(self.shape)
         n_layers = int(c.get("layers", 1))
         if n_layers not in PAPER_LATENT:
-            raise ValueError(f"layers must be 1 or 2, not {n_layers}")
+            raise ConfigError(f"layers must be 1 or 2, not {n_layers}")
         latent = c.get("latent", PAPER_LATENT[n_layers])
         latent = [int(latent)] if isinstance(latent, int) else [int(u) for u in latent]
         hidden = [hidden_sizes(h) for h in c.get("hidden", PAPER_HIDDEN[n_layers])]
         if len(latent) != n_layers or len(hidden) != n_layers:
-            raise ValueError(f"layers = {n_layers} needs {n_layers} entries in latent and hidden, got {latent}, {hidden}")
+            raise ConfigError(f"layers = {n_layers} needs {n_layers} entries in latent and hidden, got {latent}, {hidden}")
         self.k = int(c.get("k", 1))
         self.latent = latent
         decoder = c.get("decoder", "auto")
         if decoder == "auto":
             decoder = "bernoulli" if levels == 2 else "gaussian" if levels is None else None
             if decoder is None:
-                raise ValueError(f"the Bernoulli decoder needs binary data (levels = 2; this dataset has {levels}): "
-                                 "use a binarized dataset (mnist-binary) or config decoder: gaussian")
-        if decoder == "bernoulli" and levels not in (2,):
-            raise ValueError(f"decoder: bernoulli needs binary data (levels = 2), not levels = {levels}")
+                raise ConfigError(f"the Bernoulli decoder needs binary data (levels = 2; {dataset_name} has {levels} "
+                                  "levels): use a binarized dataset (--dataset mnist-binary) or a Gaussian decoder "
+                                  "(--config decoder=gaussian)")
+        if decoder == "bernoulli" and levels != 2:
+            raise ConfigError(f"decoder=bernoulli needs binary data (levels = 2; {dataset_name} has {levels} levels)")
         if decoder not in ("bernoulli", "gaussian"):
-            raise ValueError(f"decoder must be auto, bernoulli or gaussian, not {decoder!r}")
+            raise ConfigError(f"decoder must be auto, bernoulli or gaussian, not {decoder!r}")
         self.decoder = decoder
         self.likelihood = "discrete" if decoder == "bernoulli" else "continuous"
         self.sample_mode = c.get("sample", "mean" if decoder == "bernoulli" else "draw")
@@ -113,7 +119,7 @@ class LatentVariableModel(Model):
 
     @classmethod
     def build(cls, dataset, config):
-        return cls(dataset.shape, dataset.levels, config)
+        return cls(dataset.shape, dataset.levels, config, dataset_name=dataset.name)
 
     @property
     def layers(self) -> int:
