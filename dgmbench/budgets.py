@@ -33,7 +33,8 @@ def resolve_budget(name: str, *layers: Mapping[str, Mapping[str, Any]] | None,
         if "metric_options" in changes:
             changes["metric_options"] = {**budget.metric_options, **changes["metric_options"]}
         budget = budget.replace(**changes)
-    explicit = {k: v for k, v in (overrides or {}).items() if v is not None}
+    explicit = {k: v for k, v in (overrides or {}).items() if v is not None and k != "metric_options"}
+    explicit.update((overrides or {}).get("metric_options") or {})
     if explicit:
         budget = budget.replace(name=f"{name}[{','.join(f'{k}={v}' for k, v in sorted(explicit.items()))}]")
     return budget

@@ -122,14 +122,16 @@ def _registry():
 
 
 def _metric_options(args) -> dict:
-    options = _key_values(args.metric_option)
-    if args.feature_net:
-        options["feature_net"] = args.feature_net
-    return options
+    """The feature network (it tags every sample-metric value, so it is not part of the budget)."""
+    return {"feature_net": args.feature_net} if args.feature_net else {}
 
 
 def _overrides(args) -> dict:
-    return {n: getattr(args, n) for n in BUDGET_FLAGS if getattr(args, n, None) is not None}
+    """Budget changes from the command line, metric options (nll_k...) included: they rename the budget."""
+    out = {n: getattr(args, n) for n in BUDGET_FLAGS if getattr(args, n, None) is not None}
+    if getattr(args, "metric_option", None):
+        out["metric_options"] = _key_values(args.metric_option)
+    return out
 
 
 def _pick_cell(reg, protocol_name: str, model: str, dataset: str | None, cell: str | None):
@@ -194,7 +196,8 @@ def cmd_eval(args) -> int:
     reg = _registry()
     outcome = evaluate_checkpoint(args.checkpoint, args.metrics, results=args.results, device=args.device,
                                   model=args.plugin, dataset=args.dataset, data_root=args.data_root,
-                                  budget=args.budget, reg=reg, options=_metric_options(args))
+                                  budget=args.budget, reg=reg,
+                                  options={**_key_values(args.metric_option), **_metric_options(args)})
     _print_row(outcome, reg)
     return 0
 

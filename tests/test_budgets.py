@@ -17,6 +17,8 @@ def test_explicit_overrides_rename_the_budget():
     b = resolve_budget("quick", overrides={"max_seconds": 60, "epochs": None})
     assert b.name == "quick[max_seconds=60]" and b.max_seconds == 60
     assert resolve_budget("smoke").name == "smoke"
+    b = resolve_budget("quick", overrides={"max_seconds": 60, "metric_options": {"nll_k": 100}})
+    assert b.name == "quick[max_seconds=60,nll_k=100]" and b.metric_options["nll_k"] == 100
 
 
 def test_unknown_budget():
