@@ -1,0 +1,47 @@
+"""Registration, size presets chosen from the dataset shape, and light entry points."""
+import subprocess
+import sys
+
+import pytest
+
+from ar_helpers import dataset
+from dgmbench_autoregressive.models.gated_pixelcnn import GatedPixelCNN
+from dgmbench_autoregressive.models.pixelcnn import PixelCNN
+from dgmbench_autoregressive.models.pixelcnnpp import PixelCNNpp, num_scales
+
+
+def test_registered_with_the_names_the_cifar_protocol_uses():
+    from dgmbench.plugins import load_registry
+
+    reg = load_registry()
+    for name in ("pixelcnn", "gated-pixelcnn", "pixelcnnpp"):
+        spec = reg.model_for(name)
+        assert sorted(spec.capabilities) == ["log_prob", "sample"]
+
+
+def test_entry_point_modules_do_not_import_torch():
+    code = ("import sys, dgmbench_autoregressive.pixelcnn, dgmbench_autoregressive.gated_pixelcnn, "
+            "dgmbench_autoregressive.pixelcnnpp; print('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("shape,size", [((1, 8, 8), "tiny"), ((1, 28, 28), "small"), ((3, 32, 32), "medium")])
+@pytest.mark.parametrize("cls", [PixelCNN, GatedPixelCNN, PixelCNNpp])
+def test_size_follows_the_dataset_shape_and_explicit_keys_win(cls, shape, size):
+    model = cls.build(dataset(shape, 256, 10), {})
+    assert model.config["size"] == size
+    key = "filters" if cls is PixelCNNpp else "hidden"
+    assert cls.build(dataset(shape, 256), {"size": "tiny", key: 9}).config[key] == 9
+    assert model.likelihood == "discrete" and model.levels == 256
+
+
+def test_bad_inputs_are_refused():
+    with pytest.raises(ValueError, match="size"):
+        PixelCNN.build(dataset((1, 8, 8), 17), {"size": "huge"})
+    with pytest.raises(ValueError, match="discrete levels"):
+        PixelCNN.build(dataset((2,), None), {})
+
+
+def test_pixelcnnpp_scales_follow_divisibility():
+    assert [num_scales(h, h, 3) for h in (32, 28, 8, 6, 2, 7)] == [3, 3, 3, 2, 2, 1]
+    assert PixelCNNpp.build(dataset((3, 32, 32), 256), {}).row_multiple == 4
