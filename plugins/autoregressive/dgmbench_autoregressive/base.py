@@ -10,7 +10,8 @@ dependence is closed-form) or per sub-pixel (the softmax models). The *cached* s
 one) keeps the image drawn so far and, because every output at row i depends only on input rows
 <= i, runs the network on rows [0, r) only, r = i + 1 rounded up to ``row_multiple`` (the total
 downsampling factor: 4 for PixelCNN++ with 3 scales, 1 otherwise). Both samplers draw the same
-images from the same seed; the cached one does about half the work on a square image.
+images from the same seed (up to float rounding; exact in the float64 test); the cached one does
+about half the work on a square image.
 Both compute PixelCNN++'s weight-normalized weights once per call (``parametrize.cached``).
 """
 from __future__ import annotations

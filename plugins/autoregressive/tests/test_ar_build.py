@@ -45,3 +45,21 @@ def test_bad_inputs_are_refused():
 def test_pixelcnnpp_scales_follow_divisibility():
     assert [num_scales(h, h, 3) for h in (32, 28, 8, 6, 2, 7)] == [3, 3, 3, 2, 2, 1]
     assert PixelCNNpp.build(dataset((3, 32, 32), 256), {}).row_multiple == 4
+
+
+@pytest.mark.parametrize("name", ["pixelcnn", "gated-pixelcnn", "pixelcnnpp"])
+def test_train_step_under_bf16_autocast_gives_a_float32_finite_loss(name):
+    """The harness trains in bf16 autocast on CUDA; the likelihood is computed in float32."""
+    import torch
+
+    from ar_helpers import build
+
+    model = build(name, (3, 4, 4), 256).float().train()
+    x = torch.randint(256, (4, 3, 4, 4)).float() / 255
+    opt = model.configure_optimizers(1e-3)
+    autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16)
+    with autocast():
+        loss = model.loss(x)
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    logs = model.train_step(x, None, opt, 0, autocast)
+    assert torch.isfinite(logs["loss"])
