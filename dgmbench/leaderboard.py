@@ -51,7 +51,7 @@ def measured(protocol: ProtocolSpec, store: Store | None, budget: str | None = N
     if budget is None and len(m):
         budget = m.sort_values("created").budget.iloc[-1]  # the latest budget, never a mix
     m = m[m.budget == budget]
-    wanted = set(protocol.columns) | set(SAMPLE_VALUES)
+    wanted = set(protocol.columns) | set(protocol.values) | set(SAMPLE_VALUES)
     m = m[m.name.isin(wanted)].copy()
     if m.empty:
         facts["budget"] = budget
@@ -84,8 +84,8 @@ def build(protocol: ProtocolSpec, store: Store | None, budget: str | None = None
         if c.key not in used:
             rows.append({**{k: c.labels.get(k) for k in label_cols}, "cell": c.key})
     df = pd.DataFrame(rows)
-    value_columns = list(protocol.columns) + sorted(set(stats.column) - set(protocol.columns)) if len(stats) else \
-        list(protocol.columns)
+    named = list(protocol.columns) + [v for v in protocol.values if v not in protocol.columns]
+    value_columns = named + sorted(set(stats.column) - set(named)) if len(stats) else named
     for col in value_columns:
         sub = stats[stats.column == col].set_index("cell") if len(stats) else pd.DataFrame()
         df[f"{col} (ours)"] = [sub["mean"].get(c) if c in getattr(sub, "index", []) else None for c in df.cell]

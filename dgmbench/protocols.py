@@ -20,6 +20,16 @@ CIFAR10_MODELS = [  # (model, reference label)
 ]
 
 
+MNIST_NLL_CELLS = [  # (cell, model, config, reference label; ours-only rows have no paper value)
+    ("planar-vae", "planar-vae", {}, "Normalizing flows (Rezende & Mohamed 2015)"),
+    ("vae", "vae", {"layers": 2, "k": 1}, "VAE, 2 stochastic layers (ours)"),
+    ("iwae", "iwae", {"layers": 2, "k": 50}, "IWAE, 2 stochastic layers, k = 50 (ours)"),
+    ("pixelcnn", "pixelcnn", {}, "PixelCNN (ours)"),
+    ("gated-pixelcnn", "gated-pixelcnn", {}, "Gated PixelCNN (ours)"),
+    ("pixelcnnpp", "pixelcnnpp", {}, "PixelCNN++ (ours)"),
+]
+
+
 def builtin_protocols() -> list[ProtocolSpec]:
     return [
         ProtocolSpec(
@@ -31,6 +41,16 @@ def builtin_protocols() -> list[ProtocolSpec]:
             caption="Test bits/dim on CIFAR-10 (lower is better); paper values from Chen et al. 2017, Table 3.",
         ),
         # -- flow / autoregressive protocols (issue 4) --
+        ProtocolSpec(
+            name="mnist-nll", version="1",
+            description="Statically binarized MNIST test NLL (VLAE Table 2) for the models the suite has",
+            cells=[Cell(key, model, "mnist-binary-static", config=config, labels={"model": label})
+                   for key, model, config, label in MNIST_NLL_CELLS],
+            metrics=["nll"], reference="mnist_nll_vlae.csv", columns={"nll": "nll_nats"},
+            budgets={"quick": {"epochs": 1000, "max_seconds": 240}},
+            caption="Test NLL in nats on statically binarized MNIST (lower is better); paper values from Chen et "
+                    "al. 2017, Table 2. Latent-variable models: importance-sampled with k = nll_k.",
+        ),
         # -- latent-variable protocols (issue 3) --
         ProtocolSpec(
             name="iwae-table", version="1",
@@ -55,7 +75,7 @@ def builtin_protocols() -> list[ProtocolSpec]:
             cells=[Cell(f"vae-{kind}", "vae", f"gaussian-{kind}", labels={"covariance": words},
                         config={"layers": 1, "k": 1, "latent": 2, "hidden": [[32, 32]], "decoder": "gaussian"})
                    for kind, words in (("diag", "diagonal"), ("full", "non-diagonal"))],
-            metrics=["nll", "active_units", "elbo_surgery"],
+            metrics=["nll", "active_units", "elbo_surgery"], values=["active_units", "avg_kl", "nll"],
             caption="Active units and the KL term (avg_kl = KL(q(z)||p(z)) + I[n,z]); expected: 0 active units "
                     "and avg_kl near 0 for the diagonal Sigma, at least 1 active unit otherwise.",
         ),

@@ -175,8 +175,9 @@ class ProtocolSpec:
     """A standardized, versioned recipe that fills one leaderboard.
 
     ``metrics`` are run on every cell. ``columns`` maps a measured value name to the reference
-    column it stands beside (``{"bpd": "bits_per_dim"}``); ``reference`` is a CSV path or a
-    ``"package:resource.csv"`` name. ``budgets`` overrides the harness budgets by name.
+    column it stands beside (``{"bpd": "bits_per_dim"}``); ``values`` names further measured
+    values the leaderboard shows with no reference column. ``reference`` is a CSV path or a file
+    name in ``dgmbench/references/``. ``budgets`` overrides the harness budgets by name.
     """
 
     name: str
@@ -186,6 +187,7 @@ class ProtocolSpec:
     description: str = ""
     reference: str | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
+    values: Sequence[str] = ()
     seeds: Sequence[int] = (0,)
     budgets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     caption: str = ""
