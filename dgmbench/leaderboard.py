@@ -47,7 +47,7 @@ def measured(protocol: ProtocolSpec, store: Store | None, budget: str | None = N
     if store is None:
         return pd.DataFrame(), facts
     m = store.metrics()
-    m = m[(m.protocol == protocol.name) & (m.protocol_version == protocol.version) & (m.status == "ok")]
+    m = m[(m.protocol == protocol.name) & (m.protocol_version == protocol.version) & (m.status.isin(["ok", "partial"]))]
     if budget is None and len(m):
         budget = m.sort_values("created").budget.iloc[-1]  # the latest budget, never a mix
     m = m[m.budget == budget]

@@ -123,20 +123,39 @@ def build_model(spec: ModelSpec, ds: DatasetSpec, config: dict):
 
 def evaluate(reg: Registry, model, metrics, ds: DatasetSpec, test, device, budget: Budget, seed: int,
              out_dir: Path | None, load_train, store: Store, run_id: str, options: dict | None = None) -> dict:
-    """Run each metric, store its values as soon as it is done, return them all."""
+    """Run each metric, store its values as soon as it is done, return them all. A metric that
+    fails with a :class:`DgmbenchError` (offline weights, non-finite samples...) is recorded in
+    ``results["errors"]`` and the others still run."""
     from .metrics import MetricContext
 
     ctx = MetricContext(model=model, dataset=ds, test=test, device=device,
                         options={**budget.metric_options, **(options or {})},
                         batch_size=max(budget.batch_size, 128), seed=seed, out_dir=out_dir, registry=reg,
                         load_train=load_train)
-    results = {}
+    results, errors = {}, []
     for metric in metrics:
-        values = dict(resolve(metric.compute)(ctx))
+        try:
+            values = dict(resolve(metric.compute)(ctx))
+        except DgmbenchError as exc:
+            errors.append(f"metric {metric.name}: {exc}")
+            print(f"warning: metric {metric.name} failed: {exc}")
+            continue
         feature_net = values.pop("feature_net", None) if isinstance(values.get("feature_net"), str) else None
         store.add_metrics(run_id, metric.name, values, feature_net)
         results.update(values)
+    if errors:
+        raise MetricsFailed(results, errors)
     return results
+
+
+class MetricsFailed(DgmbenchError):
+    """Some metrics failed; ``values`` holds (and the store keeps) what the others measured."""
+
+    exit_code = 1
+
+    def __init__(self, values: dict, errors: list):
+        self.values, self.errors = values, errors
+        super().__init__("; ".join(errors))
 
 
 def peak_memory_bytes(device) -> int:
@@ -203,6 +222,9 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
         outcome.metrics = evaluate(reg, model, metrics, ds, test, device, budget, record.seed, out_dir,
                                    lambda: train, store, run_id, record.options)
         outcome.status = "ok"
+    except MetricsFailed as exc:
+        outcome.metrics, outcome.status, outcome.error = exc.values, "partial", str(exc)
+        raise
     except KeyboardInterrupt:
         outcome.status, outcome.error = "interrupted", "interrupted by the user; continue with --resume"
         raise
@@ -284,6 +306,9 @@ def evaluate_checkpoint(checkpoint: Path, metric_names=None, results: Path | Non
                                    lambda: load_split(ds, "train", record, bud.max_train_examples), store, run_id,
                                    record.options)
         outcome.status = "ok"
+    except MetricsFailed as exc:
+        outcome.metrics, outcome.status, outcome.error = exc.values, "partial", str(exc)
+        raise
     except BaseException as exc:
         outcome.status, outcome.error = "failed", f"{type(exc).__name__}: {exc}"
         raise

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The leaderboards as measured on a 2-core CPU (no GPU was lent to the session that made them).
+# Each protocol runs under its quick budget with smaller limits; the limits are part of the budget
+# name every stored number and every caption carries. Run from the repository root:
+#     bash leaderboards/regenerate-cpu.sh [protocol ...]
+# Raw results: leaderboards/<protocol>/results.sqlite; tables: <protocol>.{md,csv}; provenance:
+# <protocol>.md.provenance.json (command, machine, budget, date, code and library versions).
+set -uo pipefail
+DATA=${DGMBENCH_DATA:-../shared/data}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+want=" ${*:-posterior-collapse cifar10-bpd mnist-nll iwae-table} "
+
+reproduce() {  # protocol, then extra arguments
+  local name=$1; shift
+  mkdir -p "leaderboards/$name"
+  dgmbench reproduce "$name" --data-root "$DATA" --results "leaderboards/$name/results.sqlite" \
+    --no-progress --output "leaderboards/$name/$name.md" "$@"
+}
+
+csv() {  # protocol: the CSV export of what reproduce stored (one budget per results file)
+  dgmbench leaderboard "$1" --results "leaderboards/$1/results.sqlite" --format csv \
+    --output "leaderboards/$1/$1.csv"
+}
+
+if [[ $want == *" posterior-collapse "* ]]; then
+  B=(--budget quick --max-seconds 20)
+  reproduce posterior-collapse "${B[@]}" --seeds 0 1 2
+  csv posterior-collapse
+fi
+
+if [[ $want == *" cifar10-bpd "* ]]; then
+  # equal wall-clock training per model; sample metrics (domain feature net) for the models that
+  # sample quickly on a CPU -- the autoregressive ones sample pixel by pixel (owed to a GPU run)
+  B=(--budget quick --max-seconds 120 --max-test-examples 1000 --metric-option sample_metric_n=1000)
+  reproduce cifar10-bpd "${B[@]}" --cells uniform gaussian nice realnvp glow \
+    --metric nll --metric fid --metric inception_score --feature-net domain
+  reproduce cifar10-bpd "${B[@]}" --cells pixelcnn gated-pixelcnn pixelcnnpp --metric nll
+  csv cifar10-bpd
+fi
+
+if [[ $want == *" mnist-nll "* ]]; then
+  B=(--budget quick --max-seconds 90 --max-test-examples 1000 --metric-option nll_k=1000)
+  reproduce mnist-nll "${B[@]}"
+  csv mnist-nll
+fi
+
+if [[ $want == *" iwae-table "* ]]; then
+  B=(--budget quick --max-seconds 45 --max-test-examples 500 --metric-option nll_k=1000)
+  reproduce iwae-table "${B[@]}"
+  csv iwae-table
+fi
