@@ -1,6 +1,7 @@
 """The plugin-authoring guide's example package, installed with pip from its own folder and
 found through the real `dgmbench` entry-point group."""
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,10 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "example-plugin"
 
 
 def test_example_plugin_installs_lists_and_runs(tmp_path):
-    target = tmp_path / "site"
+    target, source = tmp_path / "site", tmp_path / "example-plugin"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))  # keep the repo clean
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                          "--target", str(target), str(EXAMPLE)], capture_output=True, text=True, timeout=300)
+                          "--target", str(target), str(source)], capture_output=True, text=True, timeout=300)
     assert pip.returncode == 0, pip.stderr
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(target), os.environ.get("PYTHONPATH")]))}
     listing = run_cli("plugins", env=env)

@@ -11,7 +11,7 @@ BUDGETS = {
     "full": {"epochs": 3280, "batch_size": 20, "lr": 1e-3},
 }
 
-_RUNS: dict = {}  # id(record) -> (model, out_dir): both plugin modules call these, idempotently
+_RUNS: dict = {}  # id(record) -> (model, out_dir), for the vae module's event hooks
 
 
 def run_start(record, model, out_dir) -> None:

@@ -21,6 +21,7 @@ def dgmbench_datasets():
             for kind, words in (("diag", "diagonal"), ("full", "non-diagonal (rho = 0.9)"))]
 
 
+# The event hooks serve vae and iwae models alike (registered here once).
 @hookimpl
 def dgmbench_run_start(record, model, out_dir):
     plugin.run_start(record, model, out_dir)

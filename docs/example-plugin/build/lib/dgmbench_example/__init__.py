@@ -1,1 +1,0 @@
-"""A minimal dgmbench plugin (see docs/plugins.md)."""
