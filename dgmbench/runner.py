@@ -212,11 +212,12 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
     def on_epoch_end(epoch, logs):
         return any(reg.pm.hook.dgmbench_epoch_end(record=record, model=model, epoch=epoch, logs=logs))
 
-    state = TrainState()
+    state, train_peak = TrainState(), 0
     try:
         fit(model, train, ds, budget, device, checkpoint=out_dir / "checkpoint.pt", resume=resume,
             record_json=record.to_json(), on_epoch_end=on_epoch_end, progress=progress, seed=record.seed,
             state=state)
+        train_peak = peak_memory_bytes(device)  # metrics may reset the device's peak counter
         save_curves(state.history, out_dir / "curves.png")
         save_samples(model, out_dir / "samples.png", data=test.x if test.x.ndim == 2 else None)
         outcome.metrics = evaluate(reg, model, metrics, ds, test, device, budget, record.seed, out_dir,
@@ -237,8 +238,8 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
     finally:
         outcome.wall_time_s = time.perf_counter() - start
         store.update_run(run_id, status=outcome.status, error=outcome.error or None, finished=time.time(),
-                         wall_time_s=outcome.wall_time_s, peak_memory_bytes=peak_memory_bytes(device),
-                         train_time_s=state.seconds, epochs=state.epoch, steps=state.step)
+                         wall_time_s=outcome.wall_time_s,
+                         peak_memory_bytes=max(train_peak, peak_memory_bytes(device)), train_time_s=state.seconds, epochs=state.epoch, steps=state.step)
         try:
             reg.pm.hook.dgmbench_run_end(record=record, results=outcome.metrics, status=outcome.status)
         except Exception as exc:  # an observer must not change the run's outcome

@@ -38,21 +38,14 @@ def _progress(total: int, desc: str):
 
 def _bytes_per_unit(model, x: torch.Tensor, probe_k: int) -> float:
     """Peak GPU bytes of ``log_importance_weights`` per (example x sample), measured on one
-    small call. The device's peak counter is restored afterwards (the run reports it)."""
+    small call (this resets the peak counter; the runner keeps the training peak itself)."""
     device = x.device
     torch.cuda.synchronize(device)
-    peak_before = torch.cuda.max_memory_allocated(device)
     base = torch.cuda.memory_allocated(device)
     torch.cuda.reset_peak_memory_stats(device)
     model.log_importance_weights(x, probe_k)
     torch.cuda.synchronize(device)
     used = torch.cuda.max_memory_allocated(device) - base
-    pad = peak_before - torch.cuda.memory_allocated(device)
-    if torch.cuda.max_memory_allocated(device) < peak_before and pad > 0:  # put the run's peak back
-        try:
-            torch.empty(int(pad), dtype=torch.uint8, device=device)
-        except torch.cuda.OutOfMemoryError:
-            pass
     return max(used, 1) / (len(x) * probe_k)
 
 
