@@ -135,6 +135,17 @@ def test_nan_loss_stops_the_run_and_marks_it_failed(plugin_path):
     assert failed["status"] == "failed" and "diverged" in failed["error"]
 
 
+def test_a_failing_metric_keeps_the_others(plugin_path):
+    make_plugin(plugin_path, "testplug", GOOD)
+    r = run_cli("run", "--plugin", "diag", "--budget", "smoke", "--no-progress", "--config", "nan_samples=true",
+                "--metric", "fid", "--metric", "nll", "--feature-net", "domain")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "error: metric fid:" in r.stderr and "non-finite" in r.stderr
+    (run,) = _runs()
+    assert run["status"] == "partial" and "metric fid" in run["error"]
+    assert _metrics(run["run_id"])["bpd"] > 0
+
+
 def test_ctrl_c_keeps_checkpoint_and_store_and_resume_continues(plugin_path):
     make_plugin(plugin_path, "testplug", GOOD)
     args = ["run", "--plugin", "diag", "--budget", "smoke", "--max-steps", "30", "--epochs", "4", "--no-progress"]
