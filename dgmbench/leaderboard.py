@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import DgmbenchError
-from .specs import ProtocolSpec
+from .specs import ProtocolSpec, resolve
 from .store import Store
 
 #: sample-quality values shown whenever measured, tagged with their feature network
@@ -43,7 +43,7 @@ def _same(a, b) -> bool:
 
 def measured(protocol: ProtocolSpec, store: Store | None, budget: str | None = None) -> tuple[pd.DataFrame, dict]:
     """Per (cell, value column): mean, std, n over seeds; plus provenance facts for the caption."""
-    facts = {"budget": budget, "devices": [], "runs": 0, "dates": []}
+    facts = {"budget": budget, "devices": [], "runs": 0, "dates": [], "feature_nets": {}}
     if store is None:
         return pd.DataFrame(), facts
     m = store.metrics()
@@ -51,6 +51,8 @@ def measured(protocol: ProtocolSpec, store: Store | None, budget: str | None = N
     if budget is None and len(m):
         budget = m.sort_values("created").budget.iloc[-1]  # the latest budget, never a mix
     m = m[m.budget == budget]
+    nets = m[m.name == "feature_net_accuracy"].groupby("feature_net").value.mean()
+    facts["feature_nets"] = {str(k): float(v) for k, v in nets.items()}
     wanted = set(protocol.columns) | set(protocol.values) | set(SAMPLE_VALUES)
     m = m[m.name.isin(wanted)].copy()
     if m.empty:
@@ -94,8 +96,11 @@ def build(protocol: ProtocolSpec, store: Store | None, budget: str | None = None
                                      for c in df.cell]
     facts_line = (f"Protocol {protocol.name} v{protocol.version}, budget {facts['budget'] or '-'}; "
                   f"{facts['runs']} measured runs" + (f" on {', '.join(facts['devices'])}" if facts["devices"] else "")
-                  + (f" ({', '.join(facts['dates'])})" if facts["dates"] else "") + ".")
-    caption = " ".join(x for x in (protocol.caption, facts_line) if x)
+                  + (f" ({', '.join(facts['dates'])})" if facts["dates"] else "") + "."
+                  + "".join(f" Feature network '{k}': a classifier trained by the suite, test accuracy {v:.3f}."
+                            for k, v in facts["feature_nets"].items()))
+    claims = resolve(protocol.claims)(df) if protocol.claims else []
+    caption = " ".join(x for x in (protocol.caption, facts_line, *claims) if x)
     return df, caption
 
 

@@ -39,6 +39,7 @@ def builtin_protocols() -> list[ProtocolSpec]:
             metrics=["nll"], reference="cifar10_bits_per_dim.csv", columns={"bpd": "bits_per_dim"},
             budgets={"quick": {"epochs": 1000, "max_seconds": 240, "batch_size": 64}},
             caption="Test bits/dim on CIFAR-10 (lower is better); paper values from Chen et al. 2017, Table 3.",
+            claims="dgmbench.claims:cifar10_ordering",
         ),
         # -- flow / autoregressive protocols (issue 4) --
         ProtocolSpec(
@@ -61,6 +62,7 @@ def builtin_protocols() -> list[ProtocolSpec]:
                    for ds, label in (("mnist-binary", "MNIST"), ("omniglot-binary", "OMNIGLOT"))
                    for layers in (1, 2) for k in (1, 5, 50) for m in ("vae", "iwae")],
             metrics=["nll", "active_units"], reference="iwae_vae_nll_active_units.csv",
+            claims="dgmbench.claims:iwae_table",
             columns={"nll": "nll_nats", "active_units_layer1": "active_units_layer1",
                      "active_units_layer2": "active_units_layer2"},
             budgets={b: {"metric_options": {"nll_k": 5000}} for b in ("quick", "full")},
@@ -76,6 +78,7 @@ def builtin_protocols() -> list[ProtocolSpec]:
                         config={"layers": 1, "k": 1, "latent": 2, "hidden": [[32, 32]], "decoder": "gaussian"})
                    for kind, words in (("diag", "diagonal"), ("full", "non-diagonal"))],
             metrics=["nll", "active_units", "elbo_surgery"], values=["active_units", "avg_kl", "nll"],
+            claims="dgmbench.claims:posterior_collapse",
             caption="Active units and the KL term (avg_kl = KL(q(z)||p(z)) + I[n,z]); expected: 0 active units "
                     "and avg_kl near 0 for the diagonal Sigma, at least 1 active unit otherwise.",
         ),

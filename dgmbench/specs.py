@@ -188,6 +188,8 @@ class ProtocolSpec:
     reference: str | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
     values: Sequence[str] = ()
+    #: a function of the leaderboard table returning sentences on the paper's claims (dgmbench.claims)
+    claims: Factory | None = None
     seeds: Sequence[int] = (0,)
     budgets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     caption: str = ""
