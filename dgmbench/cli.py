@@ -157,6 +157,8 @@ def _print_row(outcome, reg) -> None:
            "seed": outcome.record.seed}
     row.update({k: round(v, 4) for k, v in outcome.metrics.items()})
     row["wall s"] = round(outcome.wall_time_s, 1)
+    if outcome.train_images_per_s:
+        row["train img/s"] = round(outcome.train_images_per_s, 1)
     if outcome.record.protocol not in ("default", None) and outcome.record.cell:
         from .leaderboard import reference_table, _same
 

@@ -36,6 +36,7 @@ class RunOutcome:
     out_dir: Path | None = None
     error: str = ""
     wall_time_s: float = 0.0
+    train_images_per_s: float | None = None
 
 
 def code_version() -> str:
@@ -237,9 +238,11 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
         raise
     finally:
         outcome.wall_time_s = time.perf_counter() - start
+        outcome.train_images_per_s = state.images / state.seconds if state.seconds else None
         store.update_run(run_id, status=outcome.status, error=outcome.error or None, finished=time.time(),
                          wall_time_s=outcome.wall_time_s,
-                         peak_memory_bytes=max(train_peak, peak_memory_bytes(device)), train_time_s=state.seconds, epochs=state.epoch, steps=state.step)
+                         peak_memory_bytes=max(train_peak, peak_memory_bytes(device)), train_time_s=state.seconds,
+                         epochs=state.epoch, steps=state.step, train_images_per_s=outcome.train_images_per_s)
         try:
             reg.pm.hook.dgmbench_run_end(record=record, results=outcome.metrics, status=outcome.status)
         except Exception as exc:  # an observer must not change the run's outcome

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS runs (
     device TEXT,
     wall_time_s REAL,
     train_time_s REAL,
+    train_images_per_s REAL,
     epochs INTEGER,
     steps INTEGER,
     peak_memory_bytes INTEGER,
@@ -64,6 +65,17 @@ class Store:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            self._add_new_columns(db)
+
+    @staticmethod
+    def _add_new_columns(db) -> None:
+        """Files written by an older dgmbench get the columns added since (nothing is dropped)."""
+        have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+        create = SCHEMA.split("CREATE TABLE IF NOT EXISTS runs (")[1].split(");")[0]
+        for line in create.strip().splitlines():
+            name, kind = line.strip().rstrip(",").split()[:2]
+            if name not in have:
+                db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
 
     @contextmanager
     def _connect(self):

@@ -47,6 +47,7 @@ def autocast_for(device: torch.device, enabled: bool = True):
 class TrainState:
     epoch: int = 0            # completed epochs
     step: int = 0
+    images: int = 0           # training examples seen so far, across resumes (for images/s)
     seconds: float = 0.0      # training time spent so far, across resumes
     history: list = field(default_factory=list)  # one dict of mean logs per epoch
     stopped: str = ""         # why training ended early ("time", "steps", "hook")
@@ -59,7 +60,7 @@ def save_checkpoint(path: Path, model, optimizers, state: TrainState, record_jso
         "record": record_json,
         "model": model.state_dict(),
         "optimizers": [opt.state_dict() for opt in optimizers],
-        "epoch": state.epoch, "step": state.step, "seconds": state.seconds,
+        "epoch": state.epoch, "step": state.step, "seconds": state.seconds, "images": state.images,
         "history": state.history,
         "torch_rng": torch.get_rng_state(),
     }
@@ -96,6 +97,7 @@ def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: t
         for opt, sd in zip(optimizers, ck["optimizers"]):
             opt.load_state_dict(sd)
         state.epoch, state.step, state.seconds, state.history = ck["epoch"], ck["step"], ck["seconds"], list(ck["history"])
+        state.images = ck.get("images", 0)
         torch.set_rng_state(ck["torch_rng"])
     autocast = autocast_for(device)
     generator = torch.Generator().manual_seed(seed)
@@ -121,6 +123,7 @@ def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: t
                     sums[k] = sums.get(k, 0.0) + v
                 count += 1
                 state.step += 1
+                state.images += len(x)
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
                 if budget.max_steps is not None and state.step >= budget.max_steps:

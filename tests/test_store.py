@@ -34,3 +34,20 @@ def test_wal_mode(tmp_path):
 
     Store(tmp_path / "r.sqlite")
     assert sqlite3.connect(tmp_path / "r.sqlite").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_an_older_results_file_gets_the_new_columns(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE runs (run_id TEXT PRIMARY KEY, created REAL NOT NULL, status TEXT NOT NULL, "
+               "protocol TEXT NOT NULL, model TEXT NOT NULL, dataset TEXT NOT NULL, budget TEXT NOT NULL, "
+               "seed INTEGER NOT NULL, config TEXT NOT NULL, record TEXT NOT NULL)")
+    db.execute("INSERT INTO runs VALUES ('old', 0, 'ok', 'p', 'm', 'd', 'quick', 0, '{}', '{}')")
+    db.commit()
+    db.close()
+    store = Store(path)
+    store.update_run("old", train_images_per_s=12.5, peak_memory_bytes=1)
+    runs = store.runs()
+    assert runs.loc[0, "run_id"] == "old" and runs.loc[0, "train_images_per_s"] == 12.5
