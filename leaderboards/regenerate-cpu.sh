@@ -39,13 +39,18 @@ if [[ $want == *" cifar10-bpd "* ]]; then
 fi
 
 if [[ $want == *" mnist-nll "* ]]; then
-  B=(--budget quick --max-seconds 90 --max-test-examples 1000 --metric-option nll_k=1000)
-  reproduce mnist-nll "${B[@]}"
+  B=(--budget quick --max-seconds 90 --max-test-examples 1000 --metric-option nll_k=1000
+     --metric-option sample_metric_n=1000)
+  reproduce mnist-nll "${B[@]}" --cells planar-vae vae iwae \
+    --metric nll --metric fid --metric inception_score --feature-net domain
+  reproduce mnist-nll "${B[@]}" --cells pixelcnn gated-pixelcnn pixelcnnpp --metric nll
   csv mnist-nll
 fi
 
 if [[ $want == *" iwae-table "* ]]; then
-  B=(--budget quick --max-seconds 45 --max-test-examples 500 --metric-option nll_k=1000)
-  reproduce iwae-table "${B[@]}"
+  B=(--budget quick --max-seconds 45 --max-test-examples 500 --metric-option nll_k=1000
+     --metric-option sample_metric_n=1000)
+  reproduce iwae-table "${B[@]}" --metric nll --metric active_units --metric fid --metric inception_score \
+    --feature-net domain
   csv iwae-table
 fi
