@@ -82,7 +82,8 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--checkpoint", required=True, type=Path)
     ev.add_argument("--plugin", help="the model, for a checkpoint not written by dgmbench")
     ev.add_argument("--dataset", help="the dataset, for a checkpoint not written by dgmbench")
-    ev.add_argument("--budget", default="quick", help="sets metric options such as nll_k (default: quick)")
+    ev.add_argument("--budget", help="sets metric options such as nll_k (default: the run's own budget, "
+                                     "so its values join the run's leaderboard cell; quick for other files)")
     _common(ev)
 
     sub.add_parser("plugins", help="installed plugins: name, version, distribution, what each provides")

@@ -252,7 +252,7 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
 
 def evaluate_checkpoint(checkpoint: Path, metric_names=None, results: Path | None = None, device: str = "auto",
                         model: str | None = None, dataset: str | None = None, data_root: str | None = None,
-                        budget: str = "quick", reg: Registry | None = None, options: dict | None = None
+                        budget: str | None = None, reg: Registry | None = None, options: dict | None = None
                         ) -> RunOutcome:
     """Score a saved model with no training and store the result like a run.
 
@@ -271,13 +271,14 @@ def evaluate_checkpoint(checkpoint: Path, metric_names=None, results: Path | Non
         if not model or not dataset:
             raise DgmbenchError(f"{checkpoint} is not a dgmbench checkpoint: pass --plugin and --dataset "
                                 "to say which model and data it belongs to")
-        record = RunRecord(model=model, dataset=dataset, budget=budget)
+        record = RunRecord(model=model, dataset=dataset, budget=budget or "quick")
         state_dict = ck.get("model", ck) if isinstance(ck, dict) else ck
     record.model = model or record.model
     record.dataset = dataset or record.dataset
     record.data_root = data_root or record.data_root
     record.device = device
-    record.budget = budget if budget else record.budget
+    if budget:  # a new budget replaces the run's (and its command-line refinements)
+        record.budget, record.overrides = budget, {}
     record.metrics = list(metric_names) if metric_names else record.metrics
     record.options = {**record.options, **(options or {})}
     spec = reg.model_for(record.model)
@@ -286,7 +287,8 @@ def evaluate_checkpoint(checkpoint: Path, metric_names=None, results: Path | Non
     metrics = metrics_for(reg, record, spec, protocol)
     if not metrics:
         raise UnsupportedMetric(f"model {spec.name!r} supports none of the default metrics; name one with --metric")
-    bud = resolve_budget(record.budget, protocol.budgets if protocol else None, spec.budgets)
+    bud = resolve_budget(record.budget, protocol.budgets if protocol else None, spec.budgets,
+                         overrides=record.overrides)
     dev = select_device(device)
     net = build_model(spec, ds, model_config(spec, protocol, record))
     try:

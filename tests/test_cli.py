@@ -57,6 +57,22 @@ def test_eval_rescoring_a_checkpoint_gives_the_same_number():
     assert _metrics(second["run_id"])["nll"] == pytest.approx(_metrics(first["run_id"])["nll"], rel=1e-9)
 
 
+def test_eval_of_weights_trained_elsewhere_through_a_plugin(plugin_path, tmp_path):
+    import torch
+
+    make_plugin(plugin_path, "testplug", GOOD)
+    assert run_cli("run", "--plugin", "diag", "--budget", "smoke", "--no-progress").returncode == 0
+    (run,) = _runs()
+    weights = torch.load(Path(run["out_dir"]) / "checkpoint.pt", weights_only=True)["model"]
+    torch.save(weights, tmp_path / "elsewhere.pt")  # a bare state dict, as another codebase would save it
+    r = run_cli("eval", "--checkpoint", tmp_path / "elsewhere.pt", "--plugin", "diag", "--dataset", "digits",
+                "--budget", "smoke")
+    assert r.returncode == 0, r.stderr
+    first, second = _runs()
+    assert second["model"] == "diag" and second["n_train"] == 0
+    assert _metrics(second["run_id"])["nll"] == pytest.approx(_metrics(first["run_id"])["nll"], rel=1e-9)
+
+
 def test_eval_of_a_foreign_state_dict_needs_the_model(tmp_path):
     import torch
 
