@@ -250,7 +250,18 @@ def _write_provenance(output: Path, results, budget: str) -> None:
 
     from .runner import code_version, default_results_path, library_versions
 
-    info = {"command": "dgmbench " + " ".join(sys.argv[1:]), "budget": budget,
+    path = output.with_name(output.name + ".provenance.json")
+    earlier = []  # a table filled by several commands (e.g. groups of cells) keeps them all
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+            if old.get("results_file") == str(results or default_results_path()) and old.get("budget") == budget:
+                earlier = old.get("commands") or [{"command": old["command"], "date": old["date"]}]
+        except (OSError, ValueError, KeyError):
+            pass
+    command = {"command": "dgmbench " + " ".join(sys.argv[1:]),
+               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    info = {"commands": [*earlier, command], "budget": budget,
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "results_file": str(results or default_results_path()), "code_version": code_version(),
             "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, {os.cpu_count()} cores",
@@ -262,7 +273,6 @@ def _write_provenance(output: Path, results, budget: str) -> None:
             info["gpu"] = torch.cuda.get_device_name(0)
     except ImportError:
         pass
-    path = output.with_name(output.name + ".provenance.json")
     path.write_text(json.dumps(info, indent=2) + "\n")
     print(f"wrote {path}")
 

@@ -260,3 +260,19 @@ def test_cli_does_not_import_torch_for_listing():
             "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert out.strip().endswith("NO-TORCH")
+
+
+def test_reproduce_fills_the_table_in_groups_and_keeps_every_command():
+    common = ["reproduce", "posterior-collapse", "--budget", "smoke", "--no-progress", "--output", "lb/pc.md"]
+    assert run_cli(*common, "--cells", "vae-diag").returncode == 0
+    r = run_cli(*common, "--cells", "vae-full")
+    assert r.returncode == 0, r.stderr
+    table = Path("lb/pc.md").read_text()
+    assert "budget smoke; 2 measured runs" in table
+    assert "Latents unused for diagonal Sigma and used otherwise" in table
+    rows = [line for line in table.splitlines() if line.startswith("| diagonal") or line.startswith("| non-diag")]
+    cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows]
+    assert len(cells) == 2 and all(len(row) == 4 and all(row) for row in cells)  # both groups measured
+    prov = json.loads(Path("lb/pc.md.provenance.json").read_text())
+    assert [c["command"].split("--cells ")[1] for c in prov["commands"]] == ["vae-diag", "vae-full"]
+    assert prov["budget"] == "smoke" and prov["libraries"]["torch"] and prov["code_version"]
