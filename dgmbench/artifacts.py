@@ -18,8 +18,9 @@ def _pyplot():
 @torch.no_grad()
 def save_samples(model, path: Path, n: int = 64, data: torch.Tensor | None = None) -> Path | None:
     """An 8x8 grid of samples (torchvision's save_image) for images; a scatter plot for 2-D data.
-    Returns None for models that cannot sample."""
-    if "sample" not in model.capabilities():
+    Returns None for models that cannot sample, or when n is 0 (an autoregressive model on a CPU
+    draws pixel by pixel: minutes for a CIFAR-sized grid)."""
+    if n <= 0 or "sample" not in model.capabilities():
         return None
     x = model.sample(n).float().cpu()
     if x.ndim == 2:

@@ -76,6 +76,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--config", action="append", metavar="KEY=VALUE", default=[], help="model config override")
     _budget_flags(run)
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--grid-samples", type=int, help="samples in the saved grid (default 64; 0: no grid)")
     _common(run)
 
     ev = sub.add_parser("eval", help="score a saved model with no training and store the result")
@@ -106,6 +107,9 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", type=Path)
     rp.add_argument("--download", action="store_true")
     rp.add_argument("--no-progress", action="store_true")
+    rp.add_argument("--grid-samples", type=int, help="samples in each run's grid (default 64; 0: no grid)")
+    rp.add_argument("--rerun", action="store_true",
+                    help="run cells again even when the results file already has them for this budget")
     rp.add_argument("--format", default="md", choices=["md", "csv", "json", "latex"])
     rp.add_argument("--output", type=Path, help="write the leaderboard to this file too")
     _budget_flags(rp)
@@ -123,8 +127,12 @@ def _registry():
 
 
 def _metric_options(args) -> dict:
-    """The feature network (it tags every sample-metric value, so it is not part of the budget)."""
-    return {"feature_net": args.feature_net} if args.feature_net else {}
+    """Options that do not move the numbers: the feature network (it tags every sample-metric
+    value) and the size of the sample grid."""
+    options = {"feature_net": args.feature_net} if args.feature_net else {}
+    if getattr(args, "grid_samples", None) is not None:
+        options["grid_samples"] = args.grid_samples
+    return options
 
 
 def _overrides(args) -> dict:
@@ -300,20 +308,40 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
+def _done_cells(results, protocol, budget: str) -> set:
+    """(cell, seed) pairs the results file already has, finished, for this protocol version and budget."""
+    from .runner import default_results_path
+    from .store import Store
+
+    path = Path(results or default_results_path())
+    if not path.exists():
+        return set()
+    runs = Store(path).runs()
+    runs = runs[(runs.protocol == protocol.name) & (runs.protocol_version == protocol.version)
+                & (runs.budget == budget) & runs.status.isin(["ok", "partial"])]
+    return set(zip(runs.cell, runs.seed))
+
+
 def cmd_reproduce(args) -> int:
+    from .budgets import resolve_budget
     from .runner import execute
     from .specs import RunRecord
 
     reg = _registry()
     protocol = reg.get("protocols", args.name)
     cells = [protocol.cell(k) for k in args.cells] if args.cells else list(protocol.cells)
+    budget = resolve_budget(args.budget, overrides=_overrides(args)).name
+    done = set() if args.rerun else _done_cells(args.results, protocol, budget)
     failed = 0
     for cell in cells:
         if cell.model not in reg.items["models"]:
             print(f"skip {cell.key}: model {cell.model!r} is not installed")
             continue
         for seed in args.seeds or protocol.seeds:
-            print(f"== {protocol.name} / {cell.key} / seed {seed}")
+            if (cell.key, seed) in done:
+                print(f"skip {cell.key} / seed {seed}: already in the results file (--rerun to run it again)")
+                continue
+            print(f"== {protocol.name} / {cell.key} / seed {seed}", flush=True)
             record = RunRecord(model=cell.model, dataset=cell.dataset, protocol=protocol.name, budget=args.budget,
                                seed=seed, cell=cell.key, metrics=args.metrics, device=args.device,
                                data_root=args.data_root, download=args.download, overrides=_overrides(args),
@@ -325,9 +353,6 @@ def cmd_reproduce(args) -> int:
             except DgmbenchError as exc:  # one failed cell must not stop the table
                 failed += 1
                 print(f"error: {protocol.name}/{cell.key}/seed {seed}: {exc}", file=sys.stderr)
-    from .budgets import resolve_budget
-
-    budget = resolve_budget(args.budget, overrides=_overrides(args)).name
     _write_leaderboard(reg, args.name, args.results, budget, args.format, args.output)
     if args.output:
         _write_provenance(args.output, args.results, budget)

@@ -220,7 +220,8 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
             state=state)
         train_peak = peak_memory_bytes(device)  # metrics may reset the device's peak counter
         save_curves(state.history, out_dir / "curves.png")
-        save_samples(model, out_dir / "samples.png", data=test.x if test.x.ndim == 2 else None)
+        save_samples(model, out_dir / "samples.png", n=int(record.options.get("grid_samples", 64)),
+                     data=test.x if test.x.ndim == 2 else None)
         outcome.metrics = evaluate(reg, model, metrics, ds, test, device, budget, record.seed, out_dir,
                                    lambda: train, store, run_id, record.options)
         outcome.status = "ok"

@@ -3,6 +3,7 @@
 # Each protocol runs under its quick budget with smaller limits; the limits are part of the budget
 # name every stored number and every caption carries. Run from the repository root:
 #     bash leaderboards/regenerate-cpu.sh [protocol ...]
+# Cells already in a results file under the same budget are skipped (reproduce --rerun forces them).
 # Raw results: leaderboards/<protocol>/results.sqlite; tables: <protocol>.{md,csv}; provenance:
 # <protocol>.md.provenance.json (command, machine, budget, date, code and library versions).
 set -uo pipefail
@@ -34,7 +35,7 @@ if [[ $want == *" cifar10-bpd "* ]]; then
   B=(--budget quick --max-seconds 120 --max-test-examples 1000 --metric-option sample_metric_n=1000)
   reproduce cifar10-bpd "${B[@]}" --cells uniform gaussian nice realnvp glow \
     --metric nll --metric fid --metric inception_score --feature-net domain
-  reproduce cifar10-bpd "${B[@]}" --cells pixelcnn gated-pixelcnn pixelcnnpp --metric nll
+  reproduce cifar10-bpd "${B[@]}" --cells pixelcnn gated-pixelcnn pixelcnnpp --metric nll --grid-samples 0
   csv cifar10-bpd
 fi
 
@@ -43,7 +44,7 @@ if [[ $want == *" mnist-nll "* ]]; then
      --metric-option sample_metric_n=1000)
   reproduce mnist-nll "${B[@]}" --cells planar-vae vae iwae \
     --metric nll --metric fid --metric inception_score --feature-net domain
-  reproduce mnist-nll "${B[@]}" --cells pixelcnn gated-pixelcnn pixelcnnpp --metric nll
+  reproduce mnist-nll "${B[@]}" --cells pixelcnn gated-pixelcnn pixelcnnpp --metric nll --grid-samples 0
   csv mnist-nll
 fi
 
