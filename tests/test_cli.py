@@ -273,6 +273,9 @@ def test_reproduce_fills_the_table_in_groups_and_keeps_every_command():
     rows = [line for line in table.splitlines() if line.startswith("| diagonal") or line.startswith("| non-diag")]
     cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows]
     assert len(cells) == 2 and all(len(row) == 4 and all(row) for row in cells)  # both groups measured
+    again = run_cli(*common, "--cells", "vae-diag")  # an interrupted table continues where it stopped
+    assert again.returncode == 0 and "skip vae-diag / seed 0: already in the results file" in again.stdout
+    assert len(_runs()) == 2
     prov = json.loads(Path("lb/pc.md.provenance.json").read_text())
-    assert [c["command"].split("--cells ")[1] for c in prov["commands"]] == ["vae-diag", "vae-full"]
+    assert [c["command"].split("--cells ")[1] for c in prov["commands"]] == ["vae-diag", "vae-full", "vae-diag"]
     assert prov["budget"] == "smoke" and prov["libraries"]["torch"] and prov["code_version"]
