@@ -518,3 +518,13 @@ class FlowModel(Model):
         if not self.config.get("bf16", False):
             autocast = contextlib.nullcontext
         return super().train_step(x, y, optimizers, step, autocast)
+
+
+def halvings(shape, smallest: int) -> int:
+    """How many times H and W of a (C, H, W) shape can be halved exactly, staying >= ``smallest``:
+    the number of squeeze steps a multi-scale flow can take."""
+    _, h, w = shape
+    n = 0
+    while h % 2 == 0 and w % 2 == 0 and h // 2 >= smallest and w // 2 >= smallest:
+        h, w, n = h // 2, w // 2, n + 1
+    return n

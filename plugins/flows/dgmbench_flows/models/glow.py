@@ -25,15 +25,12 @@ from __future__ import annotations
 from dgmbench.specs import DatasetSpec
 
 from ..layers import (ActNorm, Chain, Coupling, FactorOut, FlowModel, GlowNet, InvertibleLinearLU, LogitTransform,
-                      MLP, Shift, Squeeze, Unsqueeze, channel_mask)
+                      MLP, Shift, Squeeze, Unsqueeze, channel_mask, halvings)
 
 
 def max_levels(shape) -> int:
-    _, h, w = shape
-    n = 0
-    while h % 2 == 0 and w % 2 == 0 and h >= 2 and w >= 2:
-        h, w, n = h // 2, w // 2, n + 1
-    return n
+    """Levels available: each squeezes once (halves H and W)."""
+    return halvings(shape, 1)
 
 
 def default_config(ds: DatasetSpec) -> dict:

@@ -23,16 +23,12 @@ from __future__ import annotations
 from dgmbench.specs import DatasetSpec
 
 from ..layers import (Chain, Coupling, FactorOut, FlowModel, LogitTransform, MLP, ResNet, Squeeze, Unsqueeze,
-                      channel_mask, checkerboard_mask)
+                      channel_mask, checkerboard_mask, halvings)
 
 
 def max_scales(shape) -> int:
     """Scales available: each but the last halves H and W; the last keeps a grid of >= 2x2."""
-    _, h, w = shape
-    n = 1
-    while h % 2 == 0 and w % 2 == 0 and h >= 4 and w >= 4:
-        h, w, n = h // 2, w // 2, n + 1
-    return n
+    return 1 + halvings(shape, 2)
 
 
 def default_config(ds: DatasetSpec) -> dict:
