@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .budgets import resolve_budget
-from .errors import DgmbenchError, PluginError, TrainingDiverged, UnsupportedMetric
+from .errors import DgmbenchError, PluginError, UnsupportedMetric
 from .plugins import Registry, load_registry
 from .specs import Budget, DatasetSpec, ModelSpec, ProtocolSpec, RunRecord, resolve
 from .store import Store
@@ -167,6 +167,37 @@ def peak_memory_bytes(device) -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux reports KiB
 
 
+def device_label(device) -> str:
+    import torch
+
+    return f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)
+
+
+def start_run(store: Store, reg: Registry, record: RunRecord, spec: ModelSpec, ds: DatasetSpec,
+              protocol: ProtocolSpec | None, budget: Budget, device, config: dict, n_train: int, n_test: int,
+              note: str | None, out_dir: Path | None = None) -> str:
+    """The run's row, written before any work so that a crash still leaves a trace."""
+    plugin = reg.plugins.get(spec.plugin)
+    return store.start_run(
+        protocol=record.protocol or "default", protocol_version=protocol.version if protocol else "1",
+        cell=record.cell, model=spec.name, plugin=spec.plugin, plugin_version=plugin.version if plugin else "",
+        dataset=ds.name, budget=budget.name, seed=record.seed, config=config, record=record.to_json(),
+        code_version=code_version(), libraries=library_versions(), device=device_label(device),
+        n_train=n_train, n_test=n_test, data_note=note or None, out_dir=str(out_dir) if out_dir else None)
+
+
+def settle(outcome: RunOutcome, exc: BaseException) -> None:
+    """The status a run ends with when ``exc`` stops it."""
+    if isinstance(exc, MetricsFailed):
+        outcome.metrics, outcome.status, outcome.error = exc.values, "partial", str(exc)
+    elif isinstance(exc, KeyboardInterrupt):
+        outcome.status, outcome.error = "interrupted", "interrupted by the user; continue with --resume"
+    elif isinstance(exc, DgmbenchError):
+        outcome.status, outcome.error = "failed", str(exc)
+    else:
+        outcome.status, outcome.error = "failed", f"{type(exc).__name__}: {exc}"
+
+
 def execute(record: RunRecord, results: Path | None = None, out_root: Path | None = None, resume: bool = False,
             progress: bool = True, reg: Registry | None = None) -> RunOutcome:
     """Train and evaluate one run and store it."""
@@ -197,14 +228,8 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
         torch.cuda.reset_peak_memory_stats(device)
 
     store = Store(results)
-    run_id = store.start_run(
-        protocol=record.protocol or "default", protocol_version=protocol.version if protocol else "1",
-        cell=record.cell, model=spec.name, plugin=spec.plugin, plugin_version=reg.plugins[spec.plugin].version
-        if spec.plugin in reg.plugins else "", dataset=ds.name, budget=budget.name, seed=record.seed,
-        config=config, record=record.to_json(), code_version=code_version(), libraries=library_versions(),
-        device=str(device) if device.type == "cpu" else f"{device} ({torch.cuda.get_device_name(device)})",
-        n_train=len(train), n_test=len(test), data_note="; ".join(n for n in (train.note, test.note) if n) or None,
-        out_dir=str(out_dir))
+    run_id = start_run(store, reg, record, spec, ds, protocol, budget, device, config, len(train), len(test),
+                       "; ".join(n for n in (train.note, test.note) if n), out_dir)
     (out_dir / "record.json").write_text(json.dumps(json.loads(record.to_json()), indent=2))
     outcome = RunOutcome(run_id, record, "running", out_dir=out_dir)
     start = time.perf_counter()
@@ -225,17 +250,8 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
         outcome.metrics = evaluate(reg, model, metrics, ds, test, device, budget, record.seed, out_dir,
                                    lambda: train, store, run_id, record.options)
         outcome.status = "ok"
-    except MetricsFailed as exc:
-        outcome.metrics, outcome.status, outcome.error = exc.values, "partial", str(exc)
-        raise
-    except KeyboardInterrupt:
-        outcome.status, outcome.error = "interrupted", "interrupted by the user; continue with --resume"
-        raise
-    except TrainingDiverged as exc:
-        outcome.status, outcome.error = "failed", str(exc)
-        raise
-    except Exception as exc:
-        outcome.status, outcome.error = "failed", f"{type(exc).__name__}: {exc}"
+    except BaseException as exc:
+        settle(outcome, exc)
         raise
     finally:
         outcome.wall_time_s = time.perf_counter() - start
@@ -300,12 +316,8 @@ def evaluate_checkpoint(checkpoint: Path, metric_names=None, results: Path | Non
     torch.manual_seed(record.seed)
     test = load_split(ds, "test", record, bud.max_test_examples)
     store = Store(Path(results or default_results_path()))
-    run_id = store.start_run(
-        protocol=record.protocol or "default", protocol_version=protocol.version if protocol else "1",
-        cell=record.cell, model=spec.name, plugin=spec.plugin, dataset=ds.name, budget=bud.name,
-        seed=record.seed, config=model_config(spec, protocol, record), record=record.to_json(),
-        code_version=code_version(), libraries=library_versions(), device=str(dev), n_test=len(test),
-        n_train=0, data_note=f"eval of {checkpoint}" + (f"; {test.note}" if test.note else ""))
+    run_id = start_run(store, reg, record, spec, ds, protocol, bud, dev, model_config(spec, protocol, record), 0,
+                       len(test), f"eval of {checkpoint}" + (f"; {test.note}" if test.note else ""))
     outcome = RunOutcome(run_id, record, "running")
     start = time.perf_counter()
     try:
@@ -313,11 +325,8 @@ def evaluate_checkpoint(checkpoint: Path, metric_names=None, results: Path | Non
                                    lambda: load_split(ds, "train", record, bud.max_train_examples), store, run_id,
                                    record.options)
         outcome.status = "ok"
-    except MetricsFailed as exc:
-        outcome.metrics, outcome.status, outcome.error = exc.values, "partial", str(exc)
-        raise
     except BaseException as exc:
-        outcome.status, outcome.error = "failed", f"{type(exc).__name__}: {exc}"
+        settle(outcome, exc)
         raise
     finally:
         outcome.wall_time_s = time.perf_counter() - start

@@ -1,5 +1,4 @@
 """NICE: invertibility, volume preservation of the couplings, exact log-det, normalized 2-D density."""
-import math
 
 import pytest
 import torch

@@ -7,7 +7,6 @@ import torch
 
 from conftest import brute_force_logdet, grid_mass, randomize
 from dgmbench.specs import DatasetSpec
-from dgmbench_flows.layers import planar_forward
 from dgmbench_flows.models.planar import PlanarDensity, PlanarVAE
 
 TOY = DatasetSpec("toy2d", "x:y", (2,), levels=None)

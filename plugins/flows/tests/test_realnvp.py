@@ -89,7 +89,6 @@ def test_vector_sample_shape():
 def test_end_to_end_smoke_run_stores_a_finite_bpd(tmp_path):
     from dgmbench.runner import execute
     from dgmbench.specs import RunRecord
-    from dgmbench.store import Store
 
     out = execute(RunRecord(model="realnvp", dataset="digits", budget="smoke", device="cpu"),
                   results=tmp_path / "r.sqlite", progress=False)

@@ -29,14 +29,12 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from dgmbench.model import Model
 from dgmbench.specs import DatasetSpec
 
-from ..layers import (ActNorm, Chain, Flatten, FlowModel, LogitTransform, Planar, planar_forward, planar_u_hat,
-                      standard_normal_log_prob)
+from ..layers import ActNorm, Chain, Flatten, FlowModel, LogitTransform, Planar, planar_forward, planar_u_hat
 
 
 class PlanarDensity(FlowModel):
