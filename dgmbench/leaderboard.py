@@ -51,8 +51,8 @@ def measured(protocol: ProtocolSpec, store: Store | None, budget: str | None = N
     if budget is None and len(m):
         budget = m.sort_values("created").budget.iloc[-1]  # the latest budget, never a mix
     m = m[m.budget == budget]
-    nets = m[m.name == "feature_net_accuracy"].groupby("feature_net").value.mean()
-    facts["feature_nets"] = {str(k): float(v) for k, v in nets.items()}
+    nets = m[m.name == "feature_net_accuracy"].groupby(["feature_net", "dataset"]).value.mean()
+    facts["feature_nets"] = {f"{net}' on {ds}": float(v) for (net, ds), v in nets.items()}  # one per dataset
     wanted = set(protocol.columns) | set(protocol.values) | set(SAMPLE_VALUES)
     m = m[m.name.isin(wanted)].copy()
     if m.empty:
@@ -97,7 +97,7 @@ def build(protocol: ProtocolSpec, store: Store | None, budget: str | None = None
     facts_line = (f"Protocol {protocol.name} v{protocol.version}, budget {facts['budget'] or '-'}; "
                   f"{facts['runs']} measured runs" + (f" on {', '.join(facts['devices'])}" if facts["devices"] else "")
                   + (f" ({', '.join(facts['dates'])})" if facts["dates"] else "") + "."
-                  + "".join(f" Feature network '{k}': a classifier trained by the suite, test accuracy {v:.3f}."
+                  + "".join(f" Feature network '{k} (a classifier trained by the suite): test accuracy {v:.3f}."
                             for k, v in facts["feature_nets"].items()))
     claims = resolve(protocol.claims)(df) if protocol.claims else []
     caption = " ".join(x for x in (protocol.caption, facts_line, *claims) if x)
