@@ -110,7 +110,10 @@ def build_model(spec: ModelSpec, ds: DatasetSpec, config: dict):
         model = resolve(spec.build)(ds, config)
     except DgmbenchError:
         raise
-    except (ImportError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError) as exc:  # a model that does not fit the data or the config
+        raise DgmbenchError(f"model {spec.name!r} cannot be built for dataset {ds.name!r} with config {config}: "
+                            f"{exc}") from None
+    except Exception as exc:
         raise PluginError(f"plugin {spec.plugin!r}: cannot build model {spec.name!r}: {type(exc).__name__}: {exc}")
     if not isinstance(model, Model):
         raise PluginError(f"plugin {spec.plugin!r}: model {spec.name!r} built a {type(model).__name__}, "

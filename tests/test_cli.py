@@ -97,6 +97,12 @@ def test_bad_names_get_one_line_and_exit_2(args, needle):
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+def test_a_model_that_does_not_fit_the_data_is_one_line():
+    r = run_cli("run", "--plugin", "pixelcnn", "--dataset", "toy2d", "--budget", "smoke")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "model 'pixelcnn' cannot be built for dataset 'toy2d'" in r.stderr
+
+
 def test_missing_data_says_where_to_put_what(tmp_path):
     r = run_cli("run", "--plugin", "gaussian", "--dataset", "mnist", "--data-root", tmp_path / "empty")
     assert r.returncode == 2 and "Traceback" not in r.stderr
