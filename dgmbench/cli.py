@@ -374,6 +374,16 @@ def main(argv=None) -> int:
         print("interrupted: the last completed epoch's checkpoint and the results store are intact; "
               "run the same command with --resume to continue", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, most likely in a plugin: one line unless asked for the traceback
+        if os.environ.get("DGMBENCH_DEBUG"):
+            raise
+        where = exc.__traceback__
+        while where.tb_next is not None:
+            where = where.tb_next
+        origin = f"{where.tb_frame.f_code.co_filename}:{where.tb_lineno}"
+        print(f"error: {type(exc).__name__}: {exc} (at {origin}; set DGMBENCH_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -236,13 +236,13 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
     (out_dir / "record.json").write_text(json.dumps(json.loads(record.to_json()), indent=2))
     outcome = RunOutcome(run_id, record, "running", out_dir=out_dir)
     start = time.perf_counter()
-    reg.pm.hook.dgmbench_run_start(record=record, model=model, out_dir=out_dir)
 
     def on_epoch_end(epoch, logs):
         return any(reg.pm.hook.dgmbench_epoch_end(record=record, model=model, epoch=epoch, logs=logs))
 
     state, train_peak = TrainState(), 0
     try:
+        reg.pm.hook.dgmbench_run_start(record=record, model=model, out_dir=out_dir)
         fit(model, train, ds, budget, device, checkpoint=out_dir / "checkpoint.pt", resume=resume,
             record_json=record.to_json(), on_epoch_end=on_epoch_end, progress=progress, seed=record.seed,
             state=state)

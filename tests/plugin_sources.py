@@ -84,3 +84,11 @@ from dgmbench import ModelSpec, hookimpl
 def dgmbench_models():
     return [ModelSpec("liar", "testplug:build_classifier", ["log_prob"], description="declares log_prob, has not")]
 '''
+
+HOOK_BUG = '''
+from dgmbench import hookimpl
+
+@hookimpl
+def dgmbench_run_start(record, model, out_dir):
+    raise RuntimeError("logger crashed")
+'''

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_plugin, run_cli
-from plugin_sources import BROKEN, GOOD, LYING, MALFORMED
+from plugin_sources import BROKEN, GOOD, HOOK_BUG, LYING, MALFORMED
 
 
 def _runs(path="results/results.sqlite"):
@@ -201,6 +201,17 @@ def test_broken_and_malformed_plugins_are_named_and_isolated(plugin_path):
     r = run_cli("run", "--plugin", "brokenplug")
     assert r.returncode == 2 and "plugin 'brokenplug' is broken: import failed" in r.stderr
     assert run_cli("run", "--plugin", "diag", "--budget", "smoke", "--no-progress").returncode == 0
+
+
+def test_a_crashing_event_hook_fails_the_run_in_one_line(plugin_path):
+    make_plugin(plugin_path, "hookbug", HOOK_BUG)
+    r = run_cli("run", "--plugin", "gaussian", "--budget", "smoke", "--no-progress")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "error: RuntimeError: logger crashed (at " in r.stderr and "hookbug.py" in r.stderr
+    (run,) = _runs()
+    assert run["status"] == "failed" and "logger crashed" in run["error"]
+    r = run_cli("run", "--plugin", "gaussian", "--budget", "smoke", "--no-progress", env={"DGMBENCH_DEBUG": "1"})
+    assert "Traceback" in r.stderr
 
 
 def test_a_model_that_lies_about_its_capabilities_is_refused(plugin_path):
