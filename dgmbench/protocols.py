@@ -66,7 +66,8 @@ def builtin_protocols() -> list[ProtocolSpec]:
             columns={"nll": "nll_nats", "active_units_layer1": "active_units_layer1",
                      "active_units_layer2": "active_units_layer2"},
             budgets={b: {"metric_options": {"nll_k": 5000}} for b in ("quick", "full")},
-            caption="Test NLL in nats (importance-sampled, k = 5000; lower is better) and active units "
+            caption="Test NLL in nats (importance-sampled with k = nll_k samples: 5000 in the quick and full "
+                    "budgets, a changed k shows in the budget name; lower is better) and active units "
                     "(layer 1, layer 2); paper values from Burda et al. 2016, Table 1. Omniglot here may be "
                     "the small background subsets (see each run's data note).",
         ),
