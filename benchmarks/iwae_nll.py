@@ -31,13 +31,13 @@ import math
 import time
 
 import torch
+from dgmbench_latent.models import VAE
 
 from dgmbench.data import DataSplit
 from dgmbench.metrics import MetricContext
 from dgmbench.metrics.latent import importance_sampled_nll, plan_chunks
 from dgmbench.specs import DatasetSpec
 from dgmbench.training import select_device
-from dgmbench_latent.models import VAE
 
 SPEC = DatasetSpec("random-binary-28x28", load="unused:unused", shape=(1, 28, 28), levels=2)
 

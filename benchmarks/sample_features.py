@@ -107,6 +107,7 @@ def folder_features(net_name, net, folder: Path, batch_size, device, channels):
     if net_name == "inception":
         from cleanfid.features import build_feature_extractor
         from cleanfid.fid import get_folder_features
+
         from dgmbench.features import inception
 
         inception.weights_path()  # clean-fid reads the weights from /tmp; make sure a copy is there

@@ -6,8 +6,7 @@ Importing this package does not import torch.
 """
 import pluggy
 
-from .specs import (Budget, Cell, DatasetSpec, FeatureNetworkSpec, MetricSpec, ModelSpec,
-                    ProtocolSpec, RunRecord)
+from .specs import Budget, Cell, DatasetSpec, FeatureNetworkSpec, MetricSpec, ModelSpec, ProtocolSpec, RunRecord
 
 __version__ = "0.1.0"
 

@@ -9,7 +9,8 @@ from .specs import Budget
 BUDGETS = {
     # seconds on a CPU, for tests: a handful of steps on a few hundred examples
     "smoke": Budget("smoke", epochs=1, batch_size=32, lr=1e-3, max_steps=5, max_train_examples=256,
-                    max_test_examples=128, metric_options={"nll_k": 16, "sample_metric_n": 256, "domain_net_steps": 300}),
+                    max_test_examples=128,
+                    metric_options={"nll_k": 16, "sample_metric_n": 256, "domain_net_steps": 300}),
     # the default: about a minute on a laptop CPU with an embedded dataset, minutes on one GPU
     "quick": Budget("quick", epochs=40, batch_size=64, lr=1e-3, max_seconds=45,
                     metric_options={"nll_k": 5000, "sample_metric_n": 10000, "domain_net_steps": 2000}),

@@ -169,7 +169,7 @@ def _print_row(outcome, reg) -> None:
     if outcome.train_images_per_s:
         row["train img/s"] = round(outcome.train_images_per_s, 1)
     if outcome.record.protocol not in ("default", None) and outcome.record.cell:
-        from .leaderboard import reference_table, _same
+        from .leaderboard import _same, reference_table
 
         protocol = reg.get("protocols", outcome.record.protocol)
         cell = protocol.cell(outcome.record.cell)

@@ -219,7 +219,7 @@ def imagefolder_spec(path: str) -> DatasetSpec:
     if first is None:
         raise DataError(f"imagefolder: no .png/.jpg images under {root}")
     with Image.open(first) as im:
-        mode = "L" if im.mode in ("L", "1", "P") and im.convert("RGB").getextrema() == im.convert("L").convert("RGB").getextrema() else "RGB"
+        mode = "L" if im.mode in ("1", "L", "I", "I;16") else "RGB"  # grey stays 1 channel
         size = im.size
     channels = 1 if mode == "L" else 3
 

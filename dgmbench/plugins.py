@@ -101,7 +101,7 @@ def _distribution(ep) -> tuple[str, str]:
 def load_registry(extra_plugins: dict | None = None) -> Registry:
     """Load every plugin and collect its specs. ``extra_plugins`` (name -> module or object)
     registers plugins directly, for programmatic use."""
-    from . import builtin, __version__
+    from . import __version__, builtin
 
     pm = pluggy.PluginManager("dgmbench")
     pm.add_hookspecs(hookspecs)

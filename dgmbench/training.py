@@ -96,8 +96,8 @@ def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: t
         model.load_state_dict(ck["model"])
         for opt, sd in zip(optimizers, ck["optimizers"]):
             opt.load_state_dict(sd)
-        state.epoch, state.step, state.seconds, state.history = ck["epoch"], ck["step"], ck["seconds"], list(ck["history"])
-        state.images = ck.get("images", 0)
+        state.epoch, state.step, state.seconds = ck["epoch"], ck["step"], ck["seconds"]
+        state.history, state.images = list(ck["history"]), ck.get("images", 0)
         torch.set_rng_state(ck["torch_rng"])
     autocast = autocast_for(device)
     generator = torch.Generator().manual_seed(seed)

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import make_plugin, run_cli
 from plugin_sources import BROKEN, GOOD, HOOK_BUG, LYING, MALFORMED
 
@@ -230,8 +229,8 @@ def test_list_commands():
 
 
 def test_imagefolder_dataset(tmp_path):
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     rng = np.random.default_rng(0)
     for cls in ("cats", "dogs"):

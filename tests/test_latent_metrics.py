@@ -15,8 +15,16 @@ import torch
 from dgmbench.data import DataSplit
 from dgmbench.errors import UnsupportedMetric
 from dgmbench.metrics import MetricContext
-from dgmbench.metrics.latent import (CPU_UNITS, MAX_IMAGES, active_units, elbo_surgery, importance_sampled_nll,
-                                     log_mean_weights, plan_chunks, split_units)
+from dgmbench.metrics.latent import (
+    CPU_UNITS,
+    MAX_IMAGES,
+    active_units,
+    elbo_surgery,
+    importance_sampled_nll,
+    log_mean_weights,
+    plan_chunks,
+    split_units,
+)
 from dgmbench.metrics.likelihood import nll
 from dgmbench.model import Model
 from dgmbench.plugins import load_registry
@@ -56,7 +64,8 @@ class PPCA(Model):
         if self.q == "exact":
             return torch.distributions.MultivariateNormal(mean, cov.expand(len(x), LATENT, LATENT))
         std = (self.inflate * cov.diagonal()).sqrt()
-        return torch.distributions.Independent(torch.distributions.Normal(mean + self.shift * std, std.expand_as(mean)), 1)
+        normal = torch.distributions.Normal(mean + self.shift * std, std.expand_as(mean))
+        return torch.distributions.Independent(normal, 1)
 
     def prior(self):
         zero = torch.zeros(LATENT, dtype=torch.float64)

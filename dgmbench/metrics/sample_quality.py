@@ -22,8 +22,7 @@ import torch
 from ..errors import DgmbenchError
 from ..features import extract, feature_net_for
 from ..features.reference import ReferenceStats, reference_statistics
-from . import MetricContext
-from . import frechet
+from . import MetricContext, frechet
 
 
 def _n(ctx: MetricContext) -> int:

@@ -22,7 +22,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
-
 # -- ordering helpers ---------------------------------------------------------------------------
 
 def channel_groups(n: int, data_channels: int) -> torch.Tensor:

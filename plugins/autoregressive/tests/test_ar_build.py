@@ -3,7 +3,6 @@ import subprocess
 import sys
 
 import pytest
-
 from ar_helpers import dataset
 from dgmbench_autoregressive.models.gated_pixelcnn import GatedPixelCNN
 from dgmbench_autoregressive.models.pixelcnn import PixelCNN
@@ -22,7 +21,8 @@ def test_registered_with_the_names_the_cifar_protocol_uses():
 def test_entry_point_modules_do_not_import_torch():
     code = ("import sys, dgmbench_autoregressive.pixelcnn, dgmbench_autoregressive.gated_pixelcnn, "
             "dgmbench_autoregressive.pixelcnnpp; print('torch' in sys.modules)")
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 @pytest.mark.parametrize("shape,size", [((1, 8, 8), "tiny"), ((1, 28, 28), "small"), ((3, 32, 32), "medium")])
@@ -51,7 +51,6 @@ def test_pixelcnnpp_scales_follow_divisibility():
 def test_train_step_under_bf16_autocast_gives_a_float32_finite_loss(name):
     """The harness trains in bf16 autocast on CUDA; the likelihood is computed in float32."""
     import torch
-
     from ar_helpers import build
 
     model = build(name, (3, 4, 4), 256).float().train()

@@ -1,7 +1,6 @@
 """The autoregressive property, checked with autograd, and Gated PixelCNN's missing blind spot."""
 import pytest
 import torch
-
 from ar_helpers import MODELS, build, dependence, raster_index
 
 

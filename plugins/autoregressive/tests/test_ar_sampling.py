@@ -1,7 +1,6 @@
 """Pixel-by-pixel sampling: shape, range, the levels grid, and cached == naive."""
 import pytest
 import torch
-
 from ar_helpers import MODELS, build
 
 

@@ -2,11 +2,11 @@
 a checkpoint round trip that keeps the actnorm's data-dependent init."""
 import pytest
 import torch
-
 from conftest import brute_force_logdet, grid_mass, randomize
-from dgmbench.specs import DatasetSpec
 from dgmbench_flows.layers import ActNorm
 from dgmbench_flows.models.glow import build
+
+from dgmbench.specs import DatasetSpec
 
 TINY = DatasetSpec("tiny", "x:y", (1, 4, 4), levels=256)
 TOY = DatasetSpec("toy2d", "x:y", (2,), levels=None)

@@ -4,10 +4,10 @@ import math
 
 import pytest
 import torch
-
 from conftest import brute_force_logdet, grid_mass, randomize
-from dgmbench.specs import DatasetSpec
 from dgmbench_flows.models.planar import PlanarDensity, PlanarVAE
+
+from dgmbench.specs import DatasetSpec
 
 TOY = DatasetSpec("toy2d", "x:y", (2,), levels=None)
 BIN = DatasetSpec("binary", "x:y", (1, 4, 4), levels=2)

@@ -4,10 +4,10 @@ import math
 
 import pytest
 import torch
-
 from conftest import brute_force_logdet, grid_mass, randomize
-from dgmbench.specs import DatasetSpec
 from dgmbench_flows.models.realnvp import build, max_scales
+
+from dgmbench.specs import DatasetSpec
 
 DIGITS = DatasetSpec("digits", "x:y", (1, 8, 8), levels=17)
 TINY = DatasetSpec("tiny", "x:y", (1, 4, 4), levels=256)

@@ -86,7 +86,8 @@ class LatentVariableModel(Model):
         latent = [int(latent)] if isinstance(latent, int) else [int(u) for u in latent]
         hidden = [hidden_sizes(h) for h in c.get("hidden", PAPER_HIDDEN[n_layers])]
         if len(latent) != n_layers or len(hidden) != n_layers:
-            raise ConfigError(f"layers = {n_layers} needs {n_layers} entries in latent and hidden, got {latent}, {hidden}")
+            raise ConfigError(f"layers = {n_layers} needs {n_layers} entries in latent and hidden, "
+                              f"got {latent}, {hidden}")
         self.k = int(c.get("k", 1))
         self.latent = latent
         decoder = c.get("decoder", "auto")

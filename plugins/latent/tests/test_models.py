@@ -5,11 +5,11 @@ import math
 
 import pytest
 import torch
+from dgmbench_latent.models import IWAE, VAE, burda_lr_factor, log_mean_exp
+from dgmbench_latent.networks import BernoulliMLP, GaussianMLP
 
 from dgmbench.plugins import load_registry
 from dgmbench.runner import build_model
-from dgmbench_latent.models import IWAE, VAE, burda_lr_factor, log_mean_exp
-from dgmbench_latent.networks import BernoulliMLP, GaussianMLP
 
 SHAPE = (1, 6, 6)
 

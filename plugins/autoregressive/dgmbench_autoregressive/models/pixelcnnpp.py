@@ -21,8 +21,17 @@ from torch import nn
 
 from .. import logistic
 from ..base import AutoregressiveImageModel, check_dataset, preset_config
-from ..layers import (DownRightShiftedConv2d, DownRightShiftedDeconv2d, DownShiftedConv2d, DownShiftedDeconv2d,
-                      GatedResnet, _wn, down_shift, full_precision, right_shift)
+from ..layers import (
+    DownRightShiftedConv2d,
+    DownRightShiftedDeconv2d,
+    DownShiftedConv2d,
+    DownShiftedDeconv2d,
+    GatedResnet,
+    _wn,
+    down_shift,
+    full_precision,
+    right_shift,
+)
 
 PRESETS = {  # nr_filters, nr_resnet (blocks per scale), mixture components, dropout
     "tiny": dict(filters=16, resnets=1, mixtures=3, dropout=0.0),
@@ -55,7 +64,8 @@ class PixelCNNpp(AutoregressiveImageModel):
         rep = lambda n, f: nn.ModuleList([f() for _ in range(n)])
         self.up_u = rep(S, lambda: rep(R, lambda: GatedResnet(nf, DownShiftedConv2d, 0, d)))
         self.up_ul = rep(S, lambda: rep(R, lambda: GatedResnet(nf, DownRightShiftedConv2d, 1, d)))
-        self.down_u = nn.ModuleList([rep(R + (s > 0), lambda: GatedResnet(nf, DownShiftedConv2d, 1, d)) for s in range(S)])
+        self.down_u = nn.ModuleList([rep(R + (s > 0), lambda: GatedResnet(nf, DownShiftedConv2d, 1, d))
+                                     for s in range(S)])
         self.down_ul = nn.ModuleList([rep(R + (s > 0), lambda: GatedResnet(nf, DownRightShiftedConv2d, 2, d))
                                       for s in range(S)])
         self.downsize_u = rep(S - 1, lambda: DownShiftedConv2d(nf, nf, (2, 3), stride=2))

@@ -24,8 +24,22 @@ from __future__ import annotations
 
 from dgmbench.specs import DatasetSpec
 
-from ..layers import (ActNorm, Chain, Coupling, FactorOut, FlowModel, GlowNet, InvertibleLinearLU, LogitTransform,
-                      MLP, Shift, Squeeze, Unsqueeze, channel_mask, halvings)
+from ..layers import (
+    MLP,
+    ActNorm,
+    Chain,
+    Coupling,
+    FactorOut,
+    FlowModel,
+    GlowNet,
+    InvertibleLinearLU,
+    LogitTransform,
+    Shift,
+    Squeeze,
+    Unsqueeze,
+    channel_mask,
+    halvings,
+)
 
 
 def max_levels(shape) -> int:

@@ -30,7 +30,7 @@ import math
 
 from dgmbench.specs import DatasetSpec
 
-from ..layers import Chain, Coupling, DiagonalScale, Flatten, FlowModel, LogitTransform, MLP, checkerboard_mask
+from ..layers import MLP, Chain, Coupling, DiagonalScale, Flatten, FlowModel, LogitTransform, checkerboard_mask
 
 
 def default_config(ds: DatasetSpec) -> dict:

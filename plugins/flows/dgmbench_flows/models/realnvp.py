@@ -22,8 +22,20 @@ from __future__ import annotations
 
 from dgmbench.specs import DatasetSpec
 
-from ..layers import (Chain, Coupling, FactorOut, FlowModel, LogitTransform, MLP, ResNet, Squeeze, Unsqueeze,
-                      channel_mask, checkerboard_mask, halvings)
+from ..layers import (
+    MLP,
+    Chain,
+    Coupling,
+    FactorOut,
+    FlowModel,
+    LogitTransform,
+    ResNet,
+    Squeeze,
+    Unsqueeze,
+    channel_mask,
+    checkerboard_mask,
+    halvings,
+)
 
 
 def max_scales(shape) -> int:
