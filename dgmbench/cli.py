@@ -169,13 +169,13 @@ def _print_row(outcome, reg) -> None:
     if outcome.train_images_per_s:
         row["train img/s"] = round(outcome.train_images_per_s, 1)
     if outcome.record.protocol not in ("default", None) and outcome.record.cell:
-        from .leaderboard import _same, reference_table
+        from .leaderboard import joins, reference_table
 
         protocol = reg.get("protocols", outcome.record.protocol)
         cell = protocol.cell(outcome.record.cell)
         ref = reference_table(protocol)
         for _, r in ref.iterrows():
-            if cell.labels and all(k in r and _same(r[k], v) for k, v in cell.labels.items()):
+            if joins(r, cell):
                 row.update({f"{col} (paper)": r[col] for col in protocol.columns.values()})
     print(_table([list(row.values())], list(row.keys())))
     print(f"run {outcome.run_id} stored; samples, curves and checkpoint in {outcome.out_dir}")

@@ -41,6 +41,11 @@ def _same(a, b) -> bool:
         return str(a).strip().lower() == str(b).strip().lower()
 
 
+def joins(row, cell) -> bool:
+    """Whether a reference-table row is the one a protocol cell's labels name."""
+    return bool(cell.labels) and all(k in row and _same(row[k], v) for k, v in cell.labels.items())
+
+
 def measured(protocol: ProtocolSpec, store: Store | None, budget: str | None = None) -> tuple[pd.DataFrame, dict]:
     """Per (cell, value column): mean, std, n over seeds; plus provenance facts for the caption."""
     facts = {"budget": budget, "devices": [], "runs": 0, "dates": [], "feature_nets": {}}
@@ -73,8 +78,7 @@ def build(protocol: ProtocolSpec, store: Store | None, budget: str | None = None
     label_cols = list(dict.fromkeys(k for c in protocol.cells for k in c.labels))
     rows, used = [], set()
     for _, r in ref.iterrows():
-        cell = next((c for c in protocol.cells if c.labels and all(
-            k in r and _same(r[k], v) for k, v in c.labels.items())), None)
+        cell = next((c for c in protocol.cells if joins(r, c)), None)
         row = {k: r[k] for k in label_cols if k in r}
         row["cell"] = cell.key if cell else None
         for ours, theirs in protocol.columns.items():

@@ -91,6 +91,30 @@ def metrics_for(reg: Registry, record: RunRecord, spec: ModelSpec, protocol: Pro
             if m in reg.items["metrics"] and reg.items["metrics"][m].supported_by(spec.capabilities)]
 
 
+@dataclass
+class Plan:
+    """What a run record resolves to, before any data or model is touched."""
+
+    spec: ModelSpec
+    dataset: DatasetSpec
+    protocol: ProtocolSpec | None
+    metrics: list
+    budget: Budget
+    config: dict
+
+
+def plan(reg: Registry, record: RunRecord) -> Plan:
+    """Resolve names (unknown ones fail here, with suggestions), metrics, budget and config."""
+    spec = reg.model_for(record.model)
+    record.model = spec.name
+    ds = reg.dataset(record.dataset)
+    protocol = protocol_for(reg, record)
+    metrics = metrics_for(reg, record, spec, protocol)
+    budget = resolve_budget(record.budget, protocol.budgets if protocol else None, spec.budgets,
+                            overrides=record.overrides)
+    return Plan(spec, ds, protocol, metrics, budget, model_config(spec, protocol, record))
+
+
 def load_split(ds: DatasetSpec, split: str, record: RunRecord, limit: int | None):
     """Load a split; warnings about partial copies become the split's note."""
     with warnings.catch_warnings(record=True) as caught:
@@ -128,8 +152,8 @@ def build_model(spec: ModelSpec, ds: DatasetSpec, config: dict):
 def evaluate(reg: Registry, model, metrics, ds: DatasetSpec, test, device, budget: Budget, seed: int,
              out_dir: Path | None, load_train, store: Store, run_id: str, options: dict | None = None) -> dict:
     """Run each metric, store its values as soon as it is done, return them all. A metric that
-    fails with a :class:`DgmbenchError` (offline weights, non-finite samples...) is recorded in
-    ``results["errors"]`` and the others still run."""
+    fails with a :class:`DgmbenchError` (offline weights, non-finite samples...) does not stop the
+    others; at the end :class:`MetricsFailed` carries both the errors and the values measured."""
     from .metrics import MetricContext
 
     ctx = MetricContext(model=model, dataset=ds, test=test, device=device,
@@ -210,15 +234,9 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
     from .training import TrainState, fit, seed_everything, select_device
 
     reg = reg or load_registry()
-    spec = reg.model_for(record.model)
-    record.model = spec.name
-    ds = reg.dataset(record.dataset)
-    protocol = protocol_for(reg, record)
-    metrics = metrics_for(reg, record, spec, protocol)
-    budget = resolve_budget(record.budget, protocol.budgets if protocol else None, spec.budgets,
-                            overrides=record.overrides)
+    p = plan(reg, record)
+    spec, ds, protocol, metrics, budget, config = p.spec, p.dataset, p.protocol, p.metrics, p.budget, p.config
     device = select_device(record.device)
-    config = model_config(spec, protocol, record)
     results = Path(results or default_results_path())
     out_dir = Path(out_root or results.parent / "runs") / record.key()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -301,16 +319,12 @@ def evaluate_checkpoint(checkpoint: Path, metric_names=None, results: Path | Non
         record.budget, record.overrides = budget, {}
     record.metrics = list(metric_names) if metric_names else record.metrics
     record.options = {**record.options, **(options or {})}
-    spec = reg.model_for(record.model)
-    ds = reg.dataset(record.dataset)
-    protocol = protocol_for(reg, record)
-    metrics = metrics_for(reg, record, spec, protocol)
+    p = plan(reg, record)
+    spec, ds, protocol, metrics, bud = p.spec, p.dataset, p.protocol, p.metrics, p.budget
     if not metrics:
         raise UnsupportedMetric(f"model {spec.name!r} supports none of the default metrics; name one with --metric")
-    bud = resolve_budget(record.budget, protocol.budgets if protocol else None, spec.budgets,
-                         overrides=record.overrides)
     dev = select_device(device)
-    net = build_model(spec, ds, model_config(spec, protocol, record))
+    net = build_model(spec, ds, p.config)
     try:
         net.load_state_dict(state_dict)
     except (RuntimeError, TypeError) as exc:
@@ -319,7 +333,7 @@ def evaluate_checkpoint(checkpoint: Path, metric_names=None, results: Path | Non
     torch.manual_seed(record.seed)
     test = load_split(ds, "test", record, bud.max_test_examples)
     store = Store(Path(results or default_results_path()))
-    run_id = start_run(store, reg, record, spec, ds, protocol, bud, dev, model_config(spec, protocol, record), 0,
+    run_id = start_run(store, reg, record, spec, ds, protocol, bud, dev, p.config, 0,
                        len(test), f"eval of {checkpoint}" + (f"; {test.note}" if test.note else ""))
     outcome = RunOutcome(run_id, record, "running")
     start = time.perf_counter()

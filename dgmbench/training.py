@@ -85,8 +85,8 @@ def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: t
     """Train ``model`` with its own ``train_step`` within ``budget``; returns the final state
     (``state``, updated in place when given, so a caller sees the progress of an interrupted run).
 
-    Raises :class:`TrainingDiverged` on a NaN/inf log value and re-raises ``KeyboardInterrupt``
-    after saving a checkpoint, so that ``--resume`` continues from the last completed epoch.
+    Raises :class:`TrainingDiverged` on a NaN/inf log value. A ``KeyboardInterrupt`` passes
+    through; the checkpoint written after the last completed epoch is where ``--resume`` continues.
     """
     model.to(device).train()
     optimizers = model.configure_optimizers(budget.lr)
