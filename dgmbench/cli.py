@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
 from . import __version__
-from .errors import DgmbenchError
+from .errors import DgmbenchError, Terminated
 
 LIST_KINDS = {"models": "models", "datasets": "datasets", "metrics": "metrics", "protocols": "protocols",
               "feature-networks": "feature_networks"}
@@ -363,17 +364,24 @@ COMMANDS = {"run": cmd_run, "eval": cmd_eval, "plugins": cmd_plugins, "list": cm
             "leaderboard": cmd_leaderboard, "reproduce": cmd_reproduce}
 
 
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate)  # a killed run settles like a Ctrl-C'd one
     try:
         return COMMANDS[args.command](args)
     except DgmbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted: the last completed epoch's checkpoint and the results store are intact; "
+    except KeyboardInterrupt as exc:
+        what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"{what}: the last completed epoch's checkpoint and the results store are intact; "
               "run the same command with --resume to continue", file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
     except Exception as exc:  # a bug, most likely in a plugin: one line unless asked for the traceback
         if os.environ.get("DGMBENCH_DEBUG"):
             raise

@@ -37,3 +37,7 @@ class TrainingDiverged(DgmbenchError):
 
 class PluginError(DgmbenchError):
     """A plugin that failed to import or returned malformed specs."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a batch scheduler's time limit): handled like Ctrl-C, exit code 143."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .budgets import resolve_budget
-from .errors import DgmbenchError, PluginError, UnsupportedMetric
+from .errors import DgmbenchError, PluginError, Terminated, UnsupportedMetric
 from .plugins import Registry, load_registry
 from .specs import Budget, DatasetSpec, ModelSpec, ProtocolSpec, RunRecord, resolve
 from .store import Store
@@ -217,6 +217,8 @@ def settle(outcome: RunOutcome, exc: BaseException) -> None:
     """The status a run ends with when ``exc`` stops it."""
     if isinstance(exc, MetricsFailed):
         outcome.metrics, outcome.status, outcome.error = exc.values, "partial", str(exc)
+    elif isinstance(exc, Terminated):
+        outcome.status, outcome.error = "interrupted", "terminated (SIGTERM); continue with --resume"
     elif isinstance(exc, KeyboardInterrupt):
         outcome.status, outcome.error = "interrupted", "interrupted by the user; continue with --resume"
     elif isinstance(exc, DgmbenchError):

@@ -2,10 +2,17 @@
 
 Table ``runs``: one row per run with its full record, versions, device, wall time, peak memory,
 status and example counts. Table ``metrics``: one row per metric value. pandas reads both.
+
+A run's row is written as ``running`` before any work, with the host and process id that own it.
+Ctrl-C and SIGTERM settle it (``interrupted``); a process killed outright (SIGKILL, out of memory)
+cannot, so opening the store marks a ``running`` row whose process no longer exists on this host
+``abandoned``.
 """
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import time
 import uuid
@@ -42,7 +49,9 @@ CREATE TABLE IF NOT EXISTS runs (
     n_train INTEGER,
     n_test INTEGER,
     data_note TEXT,
-    out_dir TEXT
+    out_dir TEXT,
+    host TEXT,
+    pid INTEGER
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL REFERENCES runs(run_id),
@@ -66,6 +75,7 @@ class Store:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
             self._add_new_columns(db)
+            self._mark_abandoned(db)
 
     @staticmethod
     def _add_new_columns(db) -> None:
@@ -76,6 +86,16 @@ class Store:
             name, kind = line.strip().rstrip(",").split()[:2]
             if name not in have:
                 db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+
+    @staticmethod
+    def _mark_abandoned(db) -> None:
+        """``running`` rows of this host whose process is gone were killed without settling."""
+        rows = db.execute("SELECT run_id, pid FROM runs WHERE status = 'running' AND host = ? AND pid IS NOT NULL",
+                          (socket.gethostname(),)).fetchall()
+        gone = [run_id for run_id, pid in rows if not _alive(pid)]
+        db.executemany("UPDATE runs SET status = 'abandoned', error = ? WHERE run_id = ? AND status = 'running'",
+                       [("the process ended without settling the run (killed?); its last checkpoint is kept",
+                         run_id) for run_id in gone])
 
     @contextmanager
     def _connect(self):
@@ -89,7 +109,8 @@ class Store:
 
     def start_run(self, **fields) -> str:
         run_id = fields.pop("run_id", None) or uuid.uuid4().hex[:12]
-        row = {"run_id": run_id, "created": time.time(), "status": "running", **fields}
+        row = {"run_id": run_id, "created": time.time(), "status": "running", "host": socket.gethostname(),
+               "pid": os.getpid(), **fields}
         for key in ("config", "libraries"):
             if key in row and not isinstance(row[key], str):
                 row[key] = json.dumps(row[key], sort_keys=True)
@@ -124,3 +145,13 @@ class Store:
             return pd.read_sql_query(
                 "SELECT m.*, r.protocol, r.protocol_version, r.cell, r.model, r.dataset, r.budget, r.seed, "
                 "r.status, r.device FROM metrics m JOIN runs r USING (run_id) ORDER BY m.created", db)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True

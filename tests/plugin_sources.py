@@ -17,6 +17,7 @@ class Diag(Model):
         self.log_s = torch.nn.Parameter(torch.zeros(d))
         self.fail_at = config.get("nan_at_step")
         self.interrupt_at = int(os.environ.get("TEST_INTERRUPT_AT_STEP", "-1"))
+        self.signal_at = int(os.environ.get("TEST_SIGNAL_AT_STEP", "-1"))
 
     def log_prob(self, x):
         return torch.distributions.Normal(self.mu, self.log_s.exp()).log_prob(x.flatten(1)).sum(1)
@@ -29,6 +30,9 @@ class Diag(Model):
     def train_step(self, x, y, optimizers, step, autocast):
         if step == self.interrupt_at:
             raise KeyboardInterrupt
+        if step == self.signal_at:  # as `kill -TERM` or `kill -9` from outside would
+            import signal
+            os.kill(os.getpid(), getattr(signal, os.environ["TEST_SIGNAL"]))
         logs = super().train_step(x, y, optimizers, step, autocast)
         if self.fail_at is not None and step >= self.fail_at:
             logs["loss"] = torch.tensor(float("nan"))

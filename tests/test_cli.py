@@ -187,6 +187,30 @@ def test_ctrl_c_keeps_checkpoint_and_store_and_resume_continues(plugin_path):
     assert second["status"] == "ok" and second["epochs"] == 4 and second["steps"] == 30
 
 
+def test_sigterm_settles_the_run_like_ctrl_c(plugin_path):
+    make_plugin(plugin_path, "testplug", GOOD)
+    args = ["run", "--plugin", "diag", "--budget", "smoke", "--max-steps", "30", "--epochs", "4", "--no-progress"]
+    r = run_cli(*args, env={"TEST_SIGNAL_AT_STEP": "20", "TEST_SIGNAL": "SIGTERM"})
+    assert r.returncode == 143 and "terminated (SIGTERM)" in r.stderr and "Traceback" not in r.stderr
+    (run,) = _runs()
+    assert run["status"] == "interrupted" and "SIGTERM" in run["error"] and run["epochs"] == 2
+
+
+def test_a_killed_run_is_marked_abandoned_and_stored_results_stay(plugin_path):
+    make_plugin(plugin_path, "testplug", GOOD)
+    assert run_cli("run", "--plugin", "diag", "--budget", "smoke", "--no-progress").returncode == 0
+    r = run_cli("run", "--plugin", "diag", "--budget", "smoke", "--no-progress", "--seed", "1",
+                env={"TEST_SIGNAL_AT_STEP": "2", "TEST_SIGNAL": "SIGKILL"})
+    assert r.returncode == -9
+    assert [run["status"] for run in _runs()] == ["ok", "running"]  # nobody could settle it
+    from dgmbench.store import Store
+
+    Store("results/results.sqlite")  # any later open of the store notices the dead process
+    first, killed = _runs()
+    assert first["status"] == "ok" and _metrics(first["run_id"])["nll"] > 0
+    assert killed["status"] == "abandoned" and "killed" in killed["error"]
+
+
 def test_broken_and_malformed_plugins_are_named_and_isolated(plugin_path):
     make_plugin(plugin_path, "testplug", GOOD)
     make_plugin(plugin_path, "brokenplug", BROKEN)
