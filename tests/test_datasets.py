@@ -64,3 +64,78 @@ def test_partial_omniglot_is_28x28_with_strokes_one(shared_data):
     assert train.x.shape[1:] == (1, 28, 28)
     assert len(train) + len(test) == 4840  # 5,840 files, the 1,000 Greek+Latin duplicates counted once
     assert train.x.mean() < 0.3  # mostly background (0), strokes bright
+
+
+# -- loaders for data not in ../shared/data, fed tiny files in torchvision's own formats --------------
+# Each image has one marked pixel (row 0, column 5, channel 1 where there are channels), so a loader
+# that transposes height and width or mixes up channels fails.
+
+def _marked(n, h, w, c=None):
+    import numpy as np
+
+    x = np.zeros((n, h, w) if c is None else (n, h, w, c), dtype=np.uint8)
+    if c is None:
+        x[:, 0, 5] = 255
+    else:
+        x[:, 0, 5, 1] = 255
+    return x
+
+
+def _check_marked(split, channels, n, labels):
+    assert split.x.shape == (n, channels, *split.x.shape[2:]) and split.x.dtype == torch.float32
+    assert _on_levels(split.x, 256)
+    assert (split.x[:, channels - 1 if channels == 1 else 1, 0, 5] == 1).all()
+    assert split.x.sum() == n  # nothing else lit
+    assert split.y.tolist() == labels
+
+
+def test_fashion_mnist_reads_idx_files(tmp_path):
+    import numpy as np
+
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for prefix, n in (("train", 6), ("t10k", 4)):
+        images = _marked(n, 28, 28)
+        header = np.array([2051, n, 28, 28], dtype=">i4").tobytes()
+        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(header + images.tobytes())
+        labels = np.arange(n, dtype=np.uint8) % 10
+        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(np.array([2049, n], dtype=">i4").tobytes()
+                                                          + labels.tobytes())
+    split = load_mnist("test", tmp_path, cls_name="FashionMNIST", name="fashion-mnist")
+    _check_marked(split, 1, 4, [0, 1, 2, 3])
+    assert load_mnist("train", tmp_path, cls_name="FashionMNIST").x.shape == (6, 1, 28, 28)
+
+
+def test_cifar100_reads_fine_labels(tmp_path, monkeypatch):
+    import pickle
+
+    import torchvision.datasets.cifar as tv_cifar
+
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda *a, **k: True)  # md5s of the real files
+    folder = tmp_path / "cifar-100-python"
+    folder.mkdir()
+    x = _marked(3, 32, 32, 3).transpose(0, 3, 1, 2).reshape(3, -1)  # CIFAR stores rows of CHW
+    for name in ("train", "test"):
+        (folder / name).write_bytes(pickle.dumps({"data": x, "fine_labels": [7, 42, 99], "coarse_labels": [0] * 3}))
+    (folder / "meta").write_bytes(pickle.dumps({"fine_label_names": [str(i) for i in range(100)]}))
+    _check_marked(load_cifar("test", tmp_path, cls_name="CIFAR100", name="cifar100"), 3, 3, [7, 42, 99])
+
+
+def test_svhn_reads_mat_files_and_maps_label_10_to_0(tmp_path, monkeypatch):
+    import scipy.io
+    import torchvision.datasets.svhn as tv_svhn
+
+    from dgmbench.datasets import load_svhn
+
+    monkeypatch.setattr(tv_svhn, "check_integrity", lambda *a, **k: True)
+    x = _marked(4, 32, 32, 3).transpose(1, 2, 3, 0)  # the .mat files hold (H, W, C, N)
+    scipy.io.savemat(tmp_path / "test_32x32.mat", {"X": x, "y": [[10], [1], [2], [9]]})
+    _check_marked(load_svhn("test", tmp_path), 3, 4, [0, 1, 2, 9])
+
+
+def test_svhn_missing_says_where(tmp_path):
+    from dgmbench.datasets import load_svhn
+    from dgmbench.errors import DataError
+
+    with pytest.raises(DataError, match=f"svhn not found under {tmp_path}"):
+        load_svhn("train", tmp_path)
