@@ -37,6 +37,7 @@ class RunOutcome:
     error: str = ""
     wall_time_s: float = 0.0
     train_images_per_s: float | None = None
+    budget: str = ""  # the resolved budget's name (``quick[max_seconds=60]`` after a refinement)
 
 
 def code_version() -> str:
@@ -254,7 +255,7 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
     run_id = start_run(store, reg, record, spec, ds, protocol, budget, device, config, len(train), len(test),
                        "; ".join(n for n in (train.note, test.note) if n), out_dir)
     (out_dir / "record.json").write_text(json.dumps(json.loads(record.to_json()), indent=2))
-    outcome = RunOutcome(run_id, record, "running", out_dir=out_dir)
+    outcome = RunOutcome(run_id, record, "running", out_dir=out_dir, budget=budget.name)
     start = time.perf_counter()
 
     def on_epoch_end(epoch, logs):
@@ -337,7 +338,7 @@ def evaluate_checkpoint(checkpoint: Path, metric_names=None, results: Path | Non
     store = Store(Path(results or default_results_path()))
     run_id = start_run(store, reg, record, spec, ds, protocol, bud, dev, p.config, 0,
                        len(test), f"eval of {checkpoint}" + (f"; {test.note}" if test.note else ""))
-    outcome = RunOutcome(run_id, record, "running")
+    outcome = RunOutcome(run_id, record, "running", budget=bud.name)
     start = time.perf_counter()
     try:
         outcome.metrics = evaluate(reg, net, metrics, ds, test, dev, bud, record.seed, None,

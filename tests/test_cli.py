@@ -182,6 +182,7 @@ def test_ctrl_c_keeps_checkpoint_and_store_and_resume_continues(plugin_path):
     assert ck["epoch"] == 2 and ck["step"] == 16
     r = run_cli(*args, "--resume")
     assert r.returncode == 0, r.stderr
+    assert "smoke[epochs=4,max_steps=30]" in r.stdout  # the printed row names the refined budget
     first, second = _runs()
     assert first["status"] == "interrupted"
     assert second["status"] == "ok" and second["epochs"] == 4 and second["steps"] == 30
