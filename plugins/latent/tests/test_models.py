@@ -141,3 +141,53 @@ def test_artifacts(tmp_path):
     assert all(p.stat().st_size > 100 for p in written)
     assert VAE((2,), None, {}).save_artifacts(tmp_path) == []  # vector data: no image grids
     assert math.isfinite(model.elbo(torch.zeros(1, 1, 28, 28)).item())
+
+
+
+def _linear_gaussian_hierarchy(shift: float = 0.0):
+    """A two-layer model with no hidden layers and constant variances on 2-D data, z_1 and z_2 1-D:
+    z_2 ~ N(0, 1), z_1 | z_2 ~ N(A z_2 + a, s_1^2), x | z_1 ~ N(B z_1 + b, diag s_0^2), so
+    p(x) = N(B a + b, (A^2 + s_1^2) B B^T + diag s_0^2). Both posteriors are 1-D Gaussians with
+    means linear in their input, which the recognition layers represent exactly: q is set to
+    them (its first mean moved by ``shift``)."""
+    torch.manual_seed(0)
+    model = VAE((2,), None, {"layers": 2, "latent": [1, 1], "hidden": [[], []], "decoder": "gaussian"})
+    with torch.no_grad():
+        for dist in (model.p_z[0], model.p_x):
+            dist.log_std.weight.zero_()
+            dist.log_std.bias.uniform_(-1.0, -0.3)
+        A, a, s1 = model.p_z[0].mean.weight[0, 0], model.p_z[0].mean.bias[0], model.p_z[0].log_std.bias.exp()[0]
+        B, b, s0 = model.p_x.mean.weight[:, 0], model.p_x.mean.bias, model.p_x.log_std.bias.exp()
+        v1 = A ** 2 + s1 ** 2  # p(z_1) = N(a, v1)
+        prec = 1 / v1 + (B ** 2 / s0 ** 2).sum()  # p(z_1 | x)
+        q1, q2 = model.q
+        q1.mean.weight.copy_((B / s0 ** 2 / prec)[None])
+        q1.mean.bias.fill_(float((a / v1 - (B * b / s0 ** 2).sum()) / prec) + shift)
+        q1.log_std.weight.zero_(), q1.log_std.bias.fill_(float(-0.5 * prec.log()))
+        prec2 = 1 + A ** 2 / s1 ** 2  # p(z_2 | z_1)
+        q2.mean.weight.fill_(float(A / s1 ** 2 / prec2)), q2.mean.bias.fill_(float(-A * a / s1 ** 2 / prec2))
+        q2.log_std.weight.zero_(), q2.log_std.bias.fill_(float(-0.5 * prec2.log()))
+        exact = torch.distributions.MultivariateNormal(B * a + b, v1 * torch.outer(B, B) + torch.diag(s0 ** 2))
+    return model, exact
+
+
+def test_two_layer_weights_are_exact_under_the_exact_posterior():
+    """q = p(z_1, z_2 | x) makes every importance weight equal p(x): any wrong term in the
+    hierarchical weight log p(x|z_1) + log p(z_1|z_2) + log p(z_2) - log q(z_1|x) - log q(z_2|z_1)
+    shows up here."""
+    model, exact = _linear_gaussian_hierarchy()
+    x = exact.sample((5,))
+    with torch.no_grad():
+        log_w = model.log_importance_weights(x, 100)
+    torch.testing.assert_close(log_w, exact.log_prob(x).expand_as(log_w), atol=1e-4, rtol=0)
+
+
+def test_two_layer_estimate_closes_the_gap_of_an_imperfect_posterior():
+    model, exact = _linear_gaussian_hierarchy(shift=0.5)
+    x = exact.sample((5,))
+    truth = exact.log_prob(x).double()
+    with torch.no_grad():
+        log_w = model.log_importance_weights(x, 5000).double()
+    elbo, estimate = log_w.mean(0), log_mean_exp(log_w, 0)
+    assert (elbo < truth - 0.05).all()
+    torch.testing.assert_close(estimate, truth, atol=0.05, rtol=0)
