@@ -309,18 +309,40 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
-def _done_cells(results, protocol, budget: str) -> set:
-    """(cell, seed) pairs the results file already has, finished, for this protocol version and budget."""
+def _done_cells(results, protocol, budget: str) -> dict:
+    """(cell, seed) -> (metrics measured, checkpoint of its latest training run) for the runs the
+    results file already has, finished, for this protocol version and budget."""
     from .runner import default_results_path
     from .store import Store
 
     path = Path(results or default_results_path())
     if not path.exists():
-        return set()
-    runs = Store(path).runs()
+        return {}
+    store = Store(path)
+    runs = store.runs()
     runs = runs[(runs.protocol == protocol.name) & (runs.protocol_version == protocol.version)
                 & (runs.budget == budget) & runs.status.isin(["ok", "partial"])]
-    return set(zip(runs.cell, runs.seed))
+    measured = store.metrics().groupby("run_id").metric.agg(set)
+    done: dict = {}
+    for run in runs.itertuples():
+        metrics, checkpoint = done.get((run.cell, run.seed), (set(), None))
+        if run.n_train and run.out_dir:
+            checkpoint = Path(run.out_dir) / "checkpoint.pt"
+        done[(run.cell, run.seed)] = (metrics | measured.get(run.run_id, set()), checkpoint)
+    return done
+
+
+def _fill_in(args, reg, name: str, seed: int, missing: list, checkpoint: Path | None) -> None:
+    """Score a measured cell's stored checkpoint for the metrics it lacks (a column added later)."""
+    from .runner import evaluate_checkpoint
+
+    if checkpoint is None or not checkpoint.is_file():
+        raise DgmbenchError(f"{', '.join(missing)} missing and the run's checkpoint is gone ({checkpoint}); "
+                            "--rerun trains it again")
+    print(f"== {name} / seed {seed}: measured; scoring its checkpoint for {', '.join(missing)}", flush=True)
+    outcome = evaluate_checkpoint(checkpoint, missing, results=args.results, device=args.device,
+                                  data_root=args.data_root, reg=reg, options=_metric_options(args))
+    _print_row(outcome, reg)
 
 
 def cmd_reproduce(args) -> int:
@@ -332,7 +354,7 @@ def cmd_reproduce(args) -> int:
     protocol = reg.get("protocols", args.name)
     cells = [protocol.cell(k) for k in args.cells] if args.cells else list(protocol.cells)
     budget = resolve_budget(args.budget, overrides=_overrides(args)).name
-    done = set() if args.rerun else _done_cells(args.results, protocol, budget)
+    done = {} if args.rerun else _done_cells(args.results, protocol, budget)
     failed = 0
     for cell in cells:
         if cell.model not in reg.items["models"]:
@@ -340,7 +362,16 @@ def cmd_reproduce(args) -> int:
             continue
         for seed in args.seeds or protocol.seeds:
             if (cell.key, seed) in done:
-                print(f"skip {cell.key} / seed {seed}: already in the results file (--rerun to run it again)")
+                measured, checkpoint = done[(cell.key, seed)]
+                missing = [m for m in args.metrics or [] if m not in measured]
+                if not missing:
+                    print(f"skip {cell.key} / seed {seed}: already in the results file (--rerun to run it again)")
+                    continue
+                try:
+                    _fill_in(args, reg, f"{protocol.name} / {cell.key}", seed, missing, checkpoint)
+                except DgmbenchError as exc:
+                    failed += 1
+                    print(f"error: {protocol.name}/{cell.key}/seed {seed}: {exc}", file=sys.stderr)
                 continue
             print(f"== {protocol.name} / {cell.key} / seed {seed}", flush=True)
             record = RunRecord(model=cell.model, dataset=cell.dataset, protocol=protocol.name, budget=args.budget,

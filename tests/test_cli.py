@@ -320,3 +320,28 @@ def test_reproduce_fills_the_table_in_groups_and_keeps_every_command():
     prov = json.loads(Path("lb/pc.md.provenance.json").read_text())
     assert [c["command"].split("--cells ")[1] for c in prov["commands"]] == ["vae-diag", "vae-full", "vae-diag"]
     assert prov["budget"] == "smoke" and prov["libraries"]["torch"] and prov["code_version"]
+
+
+def test_reproduce_scores_a_measured_cells_checkpoint_for_a_metric_added_later():
+    common = ["reproduce", "posterior-collapse", "--budget", "smoke", "--no-progress", "--cells", "vae-diag"]
+    assert run_cli(*common, "--metric", "nll").returncode == 0
+    import io
+
+    import pandas as pd
+
+    def diag_row():
+        csv = run_cli("leaderboard", "posterior-collapse", "--budget", "smoke", "--format", "csv").stdout
+        return pd.read_csv(io.StringIO(csv)).set_index("cell").loc["vae-diag"]
+
+    assert pd.isna(diag_row()["active_units (ours)"]) and diag_row()["nll (ours)"] > 0
+    r = run_cli(*common, "--metric", "nll", "--metric", "active_units")
+    assert r.returncode == 0, r.stderr
+    assert "measured; scoring its checkpoint for active_units" in r.stdout
+    trained, scored = _runs()
+    assert scored["n_train"] == 0 and scored["cell"] == "vae-diag" and scored["budget"] == "smoke"
+    assert set(_metrics(scored["run_id"])) >= {"active_units"} and "nll" not in _metrics(scored["run_id"])
+    assert diag_row()["active_units (ours)"] >= 0 and diag_row()["nll (ours) seeds"] == 1  # same cell
+    assert "skip vae-diag" in run_cli(*common, "--metric", "active_units").stdout  # nothing left to do
+    Path(trained["out_dir"], "checkpoint.pt").unlink()
+    r = run_cli(*common, "--metric", "elbo_surgery")
+    assert r.returncode == 1 and "checkpoint is gone" in r.stderr and len(_runs()) == 2
