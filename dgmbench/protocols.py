@@ -43,7 +43,7 @@ def builtin_protocols() -> list[ProtocolSpec]:
         ),
         # -- flow / autoregressive protocols (issue 4) --
         ProtocolSpec(
-            name="mnist-nll", version="1",
+            name="mnist-nll", version="2",  # v2: two-layer VAE/IWAE with the released code's widths
             description="Statically binarized MNIST test NLL (VLAE Table 2) for the models the suite has",
             cells=[Cell(key, model, "mnist-binary-static", config=config, labels={"model": label})
                    for key, model, config, label in MNIST_NLL_CELLS],
@@ -54,7 +54,7 @@ def builtin_protocols() -> list[ProtocolSpec]:
         ),
         # -- latent-variable protocols (issue 3) --
         ProtocolSpec(
-            name="iwae-table", version="1",
+            name="iwae-table", version="2",  # v2: two-layer models with the released code's widths
             description="VAE vs IWAE: test NLL (k = 5000) and active units; MNIST and Omniglot, dynamically "
                         "binarized; 1 and 2 stochastic layers; k = 1, 5, 50 (Burda et al. 2016, Table 1)",
             cells=[Cell(f"{ds}-l{layers}-k{k}-{m}", m, ds, config={"layers": layers, "k": k},

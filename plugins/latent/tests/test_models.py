@@ -28,9 +28,10 @@ def test_shapes_and_paper_architecture(layers):
     s = model.sample(4)
     assert s.shape == (4, 1, 28, 28) and 0 <= s.min() and s.max() <= 1
     widths = [m.out_features for m in model.q[0].body if isinstance(m, torch.nn.Linear)]
-    assert widths == ([200, 200] if layers == 1 else [100, 100])
+    assert widths == [200, 200]  # both architectures (the released code's for L = 2)
     if layers == 2:
-        assert [m.out_features for m in model.q[1].body if isinstance(m, torch.nn.Linear)] == [50, 50]
+        assert [m.out_features for m in model.q[1].body if isinstance(m, torch.nn.Linear)] == [100, 100]
+        assert [m.out_features for m in model.p_x.body if isinstance(m, torch.nn.Linear)] == [200, 200]
         assert model.q[1].out_dim == 50 and model.p_z[0].out_dim == 100
     assert model.likelihood == "discrete"
 
