@@ -99,5 +99,6 @@ def dgmbench_epoch_end(record, model, epoch, logs):
 
 @hookspec
 def dgmbench_run_end(record, results, status):
-    """Called when a run ends, with its metric values and status (``ok``, ``failed``,
-    ``interrupted``). Exceptions raised here are reported but do not change the run's status."""
+    """Called when a run ends, with its metric values and status (``ok``, ``failed``, ``partial``,
+    or ``interrupted`` by Ctrl-C or SIGTERM). Exceptions raised here are reported but do not change
+    the run's status."""
