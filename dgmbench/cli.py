@@ -163,8 +163,8 @@ def _pick_cell(reg, protocol_name: str, model: str, dataset: str | None, cell: s
 
 def _print_row(outcome, reg) -> None:
     """The run's leaderboard row, beside the paper's value when the protocol has one."""
-    row = {"model": outcome.record.model, "dataset": outcome.record.dataset, "budget": outcome.budget or outcome.record.budget,
-           "seed": outcome.record.seed}
+    row = {"model": outcome.record.model, "dataset": outcome.record.dataset,
+           "budget": outcome.budget or outcome.record.budget, "seed": outcome.record.seed}
     row.update({k: round(v, 4) for k, v in outcome.metrics.items()})
     row["wall s"] = round(outcome.wall_time_s, 1)
     if outcome.train_images_per_s:
