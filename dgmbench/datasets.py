@@ -90,8 +90,10 @@ def _torchvision(cls_name: str, name: str, where: str, **kwargs):
     except RuntimeError as exc:
         if download:
             raise DataError(f"{name}: download failed ({exc}); check the network, or copy the files to {where}")
-        raise DataError(f"{name} not found under {where}: copy torchvision's files there, or pass --download "
-                        f"({exc})") from None
+        if "not found" in str(exc).lower():
+            raise DataError(f"{name} not found under {where}: copy torchvision's files there, or pass --download "
+                            f"({exc})") from None
+        raise DataError(f"{name} could not be read (corrupt or truncated file?): {exc} [data under {where}]") from None
     except (OSError, ValueError, EOFError) as exc:  # no network, corrupt archive or pickle
         what = "download failed (no network?)" if download else "could not be read (corrupt file?)"
         raise DataError(f"{name} {what}: {type(exc).__name__}: {exc} [data under {where}]") from None

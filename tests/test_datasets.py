@@ -139,3 +139,22 @@ def test_svhn_missing_says_where(tmp_path):
 
     with pytest.raises(DataError, match=f"svhn not found under {tmp_path}"):
         load_svhn("train", tmp_path)
+
+
+def test_truncated_idx_file_is_called_corrupt_not_missing(tmp_path):
+    import numpy as np
+
+    from dgmbench.errors import DataError
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    header = np.array([2051, 10, 28, 28], dtype=">i4").tobytes()
+    (raw / "t10k-images-idx3-ubyte").write_bytes(header + bytes(100))  # 10 images promised, 100 bytes given
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(np.array([2049, 10], dtype=">i4").tobytes() + bytes(10))
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        (raw / name).write_bytes(b"")
+    with pytest.raises(DataError, match=r"mnist could not be read \(corrupt or truncated file\?\)"):
+        load_mnist("test", tmp_path)
+    (raw / "t10k-images-idx3-ubyte").unlink()
+    with pytest.raises(DataError, match="mnist not found under"):
+        load_mnist("test", tmp_path)
