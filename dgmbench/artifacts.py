@@ -7,7 +7,13 @@ import torch
 
 
 def _pyplot():
-    import matplotlib
+    """matplotlib's pyplot, headless; None when matplotlib is missing (a stripped environment such as
+    a GPU box without it): the run then keeps its numbers and skips the plot."""
+    try:
+        import matplotlib
+    except ImportError:
+        print("note: matplotlib is not installed; plots are skipped")
+        return None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -25,6 +31,8 @@ def save_samples(model, path: Path, n: int = 64, data: torch.Tensor | None = Non
     x = model.sample(n).float().cpu()
     if x.ndim == 2:
         plt = _pyplot()
+        if plt is None:
+            return None
         fig, ax = plt.subplots(figsize=(4, 4))
         if data is not None:
             ax.scatter(data[:2000, 0], data[:2000, 1], s=2, alpha=0.3, label="data")
@@ -48,6 +56,8 @@ def save_curves(history: list[dict], path: Path) -> Path | None:
     if not keys:
         return None
     plt = _pyplot()
+    if plt is None:
+        return None
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
     epochs = [h["epoch"] for h in history]
     for ax, key in zip(axes[0], keys):
