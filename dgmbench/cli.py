@@ -165,7 +165,7 @@ def _pick_cell(reg, protocol_name: str, model: str, dataset: str | None, cell: s
 def _print_row(outcome, reg) -> None:
     """The run's leaderboard row, beside the paper's value when the protocol has one."""
     row = {"model": outcome.record.model, "dataset": outcome.record.dataset,
-           "budget": outcome.budget or outcome.record.budget, "seed": outcome.record.seed}
+           "budget": outcome.budget, "seed": outcome.record.seed}
     row.update({k: round(v, 4) for k, v in outcome.metrics.items()})
     row["wall s"] = round(outcome.wall_time_s, 1)
     if outcome.train_images_per_s:
@@ -362,27 +362,22 @@ def cmd_reproduce(args) -> int:
             print(f"skip {cell.key}: model {cell.model!r} is not installed")
             continue
         for seed in args.seeds or protocol.seeds:
-            if (cell.key, seed) in done:
-                measured, checkpoint = done[(cell.key, seed)]
-                missing = [m for m in args.metrics or [] if m not in measured]
-                if not missing:
-                    print(f"skip {cell.key} / seed {seed}: already in the results file (--rerun to run it again)")
-                    continue
-                try:
-                    _fill_in(args, reg, f"{protocol.name} / {cell.key}", seed, missing, checkpoint)
-                except DgmbenchError as exc:
-                    failed += 1
-                    print(f"error: {protocol.name}/{cell.key}/seed {seed}: {exc}", file=sys.stderr)
+            measured, checkpoint = done.get((cell.key, seed), (None, None))
+            missing = [m for m in args.metrics or [] if measured is not None and m not in measured]
+            if measured is not None and not missing:
+                print(f"skip {cell.key} / seed {seed}: already in the results file (--rerun to run it again)")
                 continue
-            print(f"== {protocol.name} / {cell.key} / seed {seed}", flush=True)
-            record = RunRecord(model=cell.model, dataset=cell.dataset, protocol=protocol.name, budget=args.budget,
-                               seed=seed, cell=cell.key, metrics=args.metrics, device=args.device,
-                               data_root=args.data_root, download=args.download, overrides=_overrides(args),
-                               options=_metric_options(args))
             try:
-                outcome = execute(record, results=args.results, out_root=args.out, progress=not args.no_progress,
-                                  reg=reg)
-                _print_row(outcome, reg)
+                if missing:
+                    _fill_in(args, reg, f"{protocol.name} / {cell.key}", seed, missing, checkpoint)
+                    continue
+                print(f"== {protocol.name} / {cell.key} / seed {seed}", flush=True)
+                record = RunRecord(model=cell.model, dataset=cell.dataset, protocol=protocol.name,
+                                   budget=args.budget, seed=seed, cell=cell.key, metrics=args.metrics,
+                                   device=args.device, data_root=args.data_root, download=args.download,
+                                   overrides=_overrides(args), options=_metric_options(args))
+                _print_row(execute(record, results=args.results, out_root=args.out, progress=not args.no_progress,
+                                   reg=reg), reg)
             except DgmbenchError as exc:  # one failed cell must not stop the table
                 failed += 1
                 print(f"error: {protocol.name}/{cell.key}/seed {seed}: {exc}", file=sys.stderr)
