@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS runs (
     data_note TEXT,
     out_dir TEXT,
     host TEXT,
-    pid INTEGER
+    pid INTEGER,
+    checkpoint TEXT
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL REFERENCES runs(run_id),
