@@ -51,13 +51,15 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 BUDGET_FLAGS = {"epochs": int, "max_seconds": float, "max_steps": int, "lr": float, "batch_size": int,
-                "max_train_examples": int, "max_test_examples": int}
+                "max_train_examples": int, "max_test_examples": int, "log_every": int, "eval_every": int}
 
 
 def _budget_flags(p: argparse.ArgumentParser) -> None:
     for name, typ in BUDGET_FLAGS.items():
         p.add_argument("--" + name.replace("_", "-"), type=typ,
-                       help=f"override the budget's {name.replace('_', ' ')} (renames the budget)")
+                       help="a safety cap on training time: a run it stops before its planned steps is stored "
+                            "'truncated' (does not rename the budget)" if name == "max_seconds" else
+                       f"override the budget's {name.replace('_', ' ')} (renames the budget)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -116,6 +118,23 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--output", type=Path, help="write the leaderboard to this file too")
     _budget_flags(rp)
     _common(rp)
+    from .executors import add_arguments as executor_arguments
+
+    executor_arguments(rp)
+
+    rep = sub.add_parser("report", help="a static HTML site: leaderboards, runs, sample grids and curves")
+    rep.add_argument("--results", type=Path, nargs="+", help="results files (default as for run)")
+    rep.add_argument("--output", type=Path, default=Path("site"), help="folder for the site (default: site/)")
+
+    rs = sub.add_parser("runs", help="the stored runs as a table (ad-hoc runs too)")
+    rs.add_argument("--results", type=Path, help="results database (default as for run)")
+    rs.add_argument("--protocol", help="only this protocol's runs (default for ad-hoc runs)")
+    rs.add_argument("--status", help="only runs with this status (ok, partial, truncated, failed...)")
+    rs.add_argument("--last", type=int, metavar="N", help="only the newest N")
+
+    sh = sub.add_parser("show", help="one run's facts, config, metric values and files")
+    sh.add_argument("run", help="a run id (or a unique prefix), or its output folder's name")
+    sh.add_argument("--results", type=Path, help="results database (default as for run)")
     return ap
 
 
@@ -180,6 +199,8 @@ def _print_row(outcome, reg) -> None:
             if joins(r, cell):
                 row.update({f"{col} (paper)": r[col] for col in protocol.columns.values()})
     print(_table([list(row.values())], list(row.keys())))
+    if getattr(outcome, "stopped", ""):
+        print(f"truncated: {outcome.stopped}")
     print(f"run {outcome.run_id} stored; samples, curves and checkpoint in {outcome.out_dir}")
 
 
@@ -322,7 +343,7 @@ def _done_cells(results, protocol, budget: str) -> dict:
     store = Store(path)
     runs = store.runs()
     runs = runs[(runs.protocol == protocol.name) & (runs.protocol_version == protocol.version)
-                & (runs.budget == budget) & runs.status.isin(["ok", "partial"])]
+                & (runs.budget == budget) & runs.status.isin(["ok", "partial", "truncated"])]
     measured = store.metrics().groupby("run_id").metric.agg(set)
     done: dict = {}
     for run in runs.itertuples():
@@ -346,9 +367,28 @@ def _fill_in(args, reg, name: str, seed: int, missing: list, checkpoint: Path | 
     _print_row(outcome, reg)
 
 
+def _truncated_cells(results, protocol, budget: str, max_seconds: float | None) -> set:
+    """(cell, seed) measured only by ``truncated`` runs that this command's time cap (if any) lets
+    train further: re-running ``reproduce`` resumes them from their checkpoints."""
+    from .runner import default_results_path
+    from .store import Store
+
+    path = Path(results or default_results_path())
+    if not path.exists():
+        return set()
+    runs = Store(path).runs()
+    runs = runs[(runs.protocol == protocol.name) & (runs.protocol_version == protocol.version)
+                & (runs.budget == budget) & runs.status.isin(["ok", "partial", "truncated"])]
+    out = set()
+    for (cell, seed), group in runs.groupby(["cell", "seed"]):
+        if (group.status == "truncated").all() and (max_seconds is None or group.train_time_s.max() < max_seconds):
+            out.add((cell, int(seed)))
+    return out
+
+
 def cmd_reproduce(args) -> int:
     from .budgets import resolve_budget
-    from .runner import execute
+    from .executors import Job, run_jobs, settings_from
     from .specs import RunRecord
 
     reg = _registry()
@@ -356,7 +396,10 @@ def cmd_reproduce(args) -> int:
     cells = [protocol.cell(k) for k in args.cells] if args.cells else list(protocol.cells)
     budget = resolve_budget(args.budget, overrides=_overrides(args)).name
     done = {} if args.rerun else _done_cells(args.results, protocol, budget)
-    failed = 0
+    truncated = set() if args.rerun else _truncated_cells(args.results, protocol, budget, args.max_seconds)
+    settings = settings_from(args, args.results)
+    data_root = str(Path(args.data_root).resolve()) if args.data_root and args.executor != "local" else args.data_root
+    failed, jobs = 0, []
     for cell in cells:
         if cell.model not in reg.items["models"]:
             print(f"skip {cell.key}: model {cell.model!r} is not installed")
@@ -364,31 +407,58 @@ def cmd_reproduce(args) -> int:
         for seed in args.seeds or protocol.seeds:
             measured, checkpoint = done.get((cell.key, seed), (None, None))
             missing = [m for m in args.metrics or [] if measured is not None and m not in measured]
-            if measured is not None and not missing:
+            resume = (cell.key, seed) in truncated
+            if resume:
+                print(f"resume {cell.key} / seed {seed}: truncated earlier; training on from its checkpoint")
+            elif measured is not None and not missing:
                 print(f"skip {cell.key} / seed {seed}: already in the results file (--rerun to run it again)")
                 continue
-            try:
-                if missing:
+            elif missing:
+                try:
                     _fill_in(args, reg, f"{protocol.name} / {cell.key}", seed, missing, checkpoint)
-                    continue
-                print(f"== {protocol.name} / {cell.key} / seed {seed}", flush=True)
-                record = RunRecord(model=cell.model, dataset=cell.dataset, protocol=protocol.name,
-                                   budget=args.budget, seed=seed, cell=cell.key, metrics=args.metrics,
-                                   device=args.device, data_root=args.data_root, download=args.download,
-                                   overrides=_overrides(args), options=_metric_options(args))
-                _print_row(execute(record, results=args.results, out_root=args.out, progress=not args.no_progress,
-                                   reg=reg), reg)
-            except DgmbenchError as exc:  # one failed cell must not stop the table
-                failed += 1
-                print(f"error: {protocol.name}/{cell.key}/seed {seed}: {exc}", file=sys.stderr)
+                except DgmbenchError as exc:  # one failed cell must not stop the table
+                    failed += 1
+                    print(f"error: {protocol.name}/{cell.key}/seed {seed}: {exc}", file=sys.stderr)
+                continue
+            jobs.append(Job(RunRecord(model=cell.model, dataset=cell.dataset, protocol=protocol.name,
+                                      budget=args.budget, seed=seed, cell=cell.key, metrics=args.metrics,
+                                      device=args.device, data_root=data_root, download=args.download,
+                                      overrides=_overrides(args), options=_metric_options(args)), resume=resume))
+    failed += run_jobs(jobs, settings, reg, lambda outcome: _print_row(outcome, reg))
     _write_leaderboard(reg, args.name, args.results, budget, args.format, args.output)
     if args.output:
         _write_provenance(args.output, args.results, budget)
     return 1 if failed else 0
 
 
+def cmd_report(args) -> int:
+    from .report import build_site
+    from .runner import default_results_path
+
+    index = build_site(args.results or [default_results_path()], args.output, _registry().items["protocols"])
+    print(f"wrote {index} (open it in a browser; the folder can be copied anywhere)")
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from .browse import open_store, runs_table
+    from .runner import default_results_path
+
+    print(runs_table(open_store(args.results or default_results_path()), args.protocol, args.status, args.last))
+    return 0
+
+
+def cmd_show(args) -> int:
+    from .browse import open_store, show_run
+    from .runner import default_results_path
+
+    print(show_run(open_store(args.results or default_results_path()), args.run))
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "eval": cmd_eval, "plugins": cmd_plugins, "list": cmd_list,
-            "leaderboard": cmd_leaderboard, "reproduce": cmd_reproduce}
+            "leaderboard": cmd_leaderboard, "reproduce": cmd_reproduce, "report": cmd_report, "runs": cmd_runs,
+            "show": cmd_show}
 
 
 def _terminate(signum, frame):

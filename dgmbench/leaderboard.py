@@ -29,7 +29,19 @@ def reference_table(protocol: ProtocolSpec) -> pd.DataFrame:
     path = Path(protocol.reference)
     if not path.is_file():
         path = Path(str(resources.files("dgmbench") / "references" / protocol.reference))
-    return pd.read_csv(path)
+    df = pd.read_csv(path)
+    text = pd.read_csv(path, dtype=str, keep_default_na=False)  # as written: 4.00 keeps its two decimals
+    df.attrs["decimals"] = {c: max((len(v.partition(".")[2]) for v in text[c] if _is_number(v)), default=0)
+                            for c in text.columns}
+    return df
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _same(a, b) -> bool:
@@ -103,6 +115,8 @@ def build(protocol: ProtocolSpec, store: Store | None, budget: str | None = None
                   + (f" ({', '.join(facts['dates'])})" if facts["dates"] else "") + "."
                   + "".join(f" Feature network '{k} (a classifier trained by the suite): test accuracy {v:.3f}."
                             for k, v in facts["feature_nets"].items()))
+    df.attrs["paper_decimals"] = {f"{theirs} (paper)": ref.attrs.get("decimals", {}).get(theirs)
+                                  for theirs in protocol.columns.values()}
     claims = resolve(protocol.claims)(df) if protocol.claims else []
     caption = " ".join(x for x in (protocol.caption, facts_line, *claims) if x)
     return df, caption
@@ -117,7 +131,16 @@ def _display(df: pd.DataFrame) -> pd.DataFrame:
             "" if m is None or pd.isna(m) else
             f"{m:.3f}" + (f" ± {s:.3f} (n={int(k)})" if k is not None and not pd.isna(k) and k > 1 else "")
             for m, s, k in zip(mean, std, n)]
+    for col, decimals in df.attrs.get("paper_decimals", {}).items():  # the reference's own precision
+        if col in out and decimals is not None:
+            out[col] = ["" if v is None or pd.isna(v) else f"{v:.{decimals}f}" if isinstance(v, (int, float)) else v
+                        for v in out[col]]
     return out.fillna("").drop(columns=["cell"])
+
+
+def _align(shown: pd.DataFrame) -> list[str]:
+    """Values right-aligned, labels left (numbers are pre-formatted text, so tabulate cannot tell)."""
+    return ["right" if c.endswith(("(paper)", "(ours)")) else "left" for c in shown.columns]
 
 
 def export(df: pd.DataFrame, caption: str, fmt: str) -> str:
@@ -125,12 +148,15 @@ def export(df: pd.DataFrame, caption: str, fmt: str) -> str:
 
     if fmt == "md":
         shown = _display(df)
-        return f"{caption}\n\n" + tabulate(shown, headers="keys", tablefmt="github", showindex=False) + "\n"
+        return f"{caption}\n\n" + tabulate(shown, headers="keys", tablefmt="github", showindex=False,
+                                                   disable_numparse=True, colalign=_align(shown)) + "\n"
     if fmt == "csv":
         return df.to_csv(index=False)
     if fmt == "json":
         return json.dumps({"caption": caption, "rows": json.loads(df.to_json(orient="records"))}, indent=2) + "\n"
     if fmt == "latex":
-        body = tabulate(_display(df), headers="keys", tablefmt="latex_booktabs", showindex=False)
+        shown = _display(df)
+        body = tabulate(shown, headers="keys", tablefmt="latex_booktabs", showindex=False,
+                        disable_numparse=True, colalign=_align(shown))  # the text _display wrote, digits kept
         return ("\\begin{table}\n\\centering\n" + body + f"\n\\caption{{{caption}}}\n\\end{{table}}\n")
     raise DgmbenchError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

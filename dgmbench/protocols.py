@@ -38,7 +38,8 @@ def builtin_protocols() -> list[ProtocolSpec]:
             cells=[Cell(m, m, "cifar10", labels={"model": label}) for m, label in CIFAR10_MODELS],
             metrics=["nll"], reference="cifar10_bits_per_dim.csv", columns={"bpd": "bits_per_dim"},
             budgets={"quick": {"epochs": 1000, "max_seconds": 240, "batch_size": 64}},
-            caption="Test bits/dim on CIFAR-10 (lower is better); paper values from Chen et al. 2017, Table 3.",
+            caption="Test bits/dim on CIFAR-10 (lower is better); paper values from Chen et al. 2017, Table 3 "
+                    "(Glow: Kingma & Dhariwal 2018, Table 2).",
             claims="dgmbench.claims:cifar10_ordering",
         ),
         # -- flow / autoregressive protocols (issue 4) --

@@ -178,6 +178,8 @@ class ProtocolSpec:
     column it stands beside (``{"bpd": "bits_per_dim"}``); ``values`` names further measured
     values the leaderboard shows with no reference column. ``reference`` is a CSV path or a file
     name in ``dgmbench/references/``. ``budgets`` overrides the harness budgets by name.
+    ``resources`` is what one run needs on a worker of ``reproduce --executor ray|slurm``
+    (``{"num_cpus": 4, "num_gpus": 1}``; the command line's ``--num-cpus`` / ``--num-gpus`` win).
     """
 
     name: str
@@ -192,6 +194,7 @@ class ProtocolSpec:
     claims: Factory | None = None
     seeds: Sequence[int] = (0,)
     budgets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    resources: Mapping[str, float] = field(default_factory=dict)
     caption: str = ""
     plugin: str = ""
 
