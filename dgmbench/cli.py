@@ -51,15 +51,13 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 BUDGET_FLAGS = {"epochs": int, "max_seconds": float, "max_steps": int, "lr": float, "batch_size": int,
-                "max_train_examples": int, "max_test_examples": int, "log_every": int, "eval_every": int}
+                "max_train_examples": int, "max_test_examples": int}
 
 
 def _budget_flags(p: argparse.ArgumentParser) -> None:
     for name, typ in BUDGET_FLAGS.items():
         p.add_argument("--" + name.replace("_", "-"), type=typ,
-                       help="a safety cap on training time: a run it stops before its planned steps is stored "
-                            "'truncated' (does not rename the budget)" if name == "max_seconds" else
-                       f"override the budget's {name.replace('_', ' ')} (renames the budget)")
+                       help=f"override the budget's {name.replace('_', ' ')} (renames the budget)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -118,9 +116,6 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--output", type=Path, help="write the leaderboard to this file too")
     _budget_flags(rp)
     _common(rp)
-    from .executors import add_arguments as executor_arguments
-
-    executor_arguments(rp)
 
     rep = sub.add_parser("report", help="a static HTML site: leaderboards, runs, sample grids and curves")
     rep.add_argument("--results", type=Path, nargs="+", help="results files (default as for run)")
@@ -199,8 +194,6 @@ def _print_row(outcome, reg) -> None:
             if joins(r, cell):
                 row.update({f"{col} (paper)": r[col] for col in protocol.columns.values()})
     print(_table([list(row.values())], list(row.keys())))
-    if getattr(outcome, "stopped", ""):
-        print(f"truncated: {outcome.stopped}")
     print(f"run {outcome.run_id} stored; samples, curves and checkpoint in {outcome.out_dir}")
 
 
@@ -343,7 +336,7 @@ def _done_cells(results, protocol, budget: str) -> dict:
     store = Store(path)
     runs = store.runs()
     runs = runs[(runs.protocol == protocol.name) & (runs.protocol_version == protocol.version)
-                & (runs.budget == budget) & runs.status.isin(["ok", "partial", "truncated"])]
+                & (runs.budget == budget) & runs.status.isin(["ok", "partial"])]
     measured = store.metrics().groupby("run_id").metric.agg(set)
     done: dict = {}
     for run in runs.itertuples():
@@ -367,28 +360,9 @@ def _fill_in(args, reg, name: str, seed: int, missing: list, checkpoint: Path | 
     _print_row(outcome, reg)
 
 
-def _truncated_cells(results, protocol, budget: str, max_seconds: float | None) -> set:
-    """(cell, seed) measured only by ``truncated`` runs that this command's time cap (if any) lets
-    train further: re-running ``reproduce`` resumes them from their checkpoints."""
-    from .runner import default_results_path
-    from .store import Store
-
-    path = Path(results or default_results_path())
-    if not path.exists():
-        return set()
-    runs = Store(path).runs()
-    runs = runs[(runs.protocol == protocol.name) & (runs.protocol_version == protocol.version)
-                & (runs.budget == budget) & runs.status.isin(["ok", "partial", "truncated"])]
-    out = set()
-    for (cell, seed), group in runs.groupby(["cell", "seed"]):
-        if (group.status == "truncated").all() and (max_seconds is None or group.train_time_s.max() < max_seconds):
-            out.add((cell, int(seed)))
-    return out
-
-
 def cmd_reproduce(args) -> int:
     from .budgets import resolve_budget
-    from .executors import Job, run_jobs, settings_from
+    from .runner import execute
     from .specs import RunRecord
 
     reg = _registry()
@@ -396,10 +370,7 @@ def cmd_reproduce(args) -> int:
     cells = [protocol.cell(k) for k in args.cells] if args.cells else list(protocol.cells)
     budget = resolve_budget(args.budget, overrides=_overrides(args)).name
     done = {} if args.rerun else _done_cells(args.results, protocol, budget)
-    truncated = set() if args.rerun else _truncated_cells(args.results, protocol, budget, args.max_seconds)
-    settings = settings_from(args, args.results)
-    data_root = str(Path(args.data_root).resolve()) if args.data_root and args.executor != "local" else args.data_root
-    failed, jobs = 0, []
+    failed = 0
     for cell in cells:
         if cell.model not in reg.items["models"]:
             print(f"skip {cell.key}: model {cell.model!r} is not installed")
@@ -407,24 +378,23 @@ def cmd_reproduce(args) -> int:
         for seed in args.seeds or protocol.seeds:
             measured, checkpoint = done.get((cell.key, seed), (None, None))
             missing = [m for m in args.metrics or [] if measured is not None and m not in measured]
-            resume = (cell.key, seed) in truncated
-            if resume:
-                print(f"resume {cell.key} / seed {seed}: truncated earlier; training on from its checkpoint")
-            elif measured is not None and not missing:
+            if measured is not None and not missing:
                 print(f"skip {cell.key} / seed {seed}: already in the results file (--rerun to run it again)")
                 continue
-            elif missing:
-                try:
+            try:
+                if missing:
                     _fill_in(args, reg, f"{protocol.name} / {cell.key}", seed, missing, checkpoint)
-                except DgmbenchError as exc:  # one failed cell must not stop the table
-                    failed += 1
-                    print(f"error: {protocol.name}/{cell.key}/seed {seed}: {exc}", file=sys.stderr)
-                continue
-            jobs.append(Job(RunRecord(model=cell.model, dataset=cell.dataset, protocol=protocol.name,
-                                      budget=args.budget, seed=seed, cell=cell.key, metrics=args.metrics,
-                                      device=args.device, data_root=data_root, download=args.download,
-                                      overrides=_overrides(args), options=_metric_options(args)), resume=resume))
-    failed += run_jobs(jobs, settings, reg, lambda outcome: _print_row(outcome, reg))
+                    continue
+                print(f"== {protocol.name} / {cell.key} / seed {seed}", flush=True)
+                record = RunRecord(model=cell.model, dataset=cell.dataset, protocol=protocol.name,
+                                   budget=args.budget, seed=seed, cell=cell.key, metrics=args.metrics,
+                                   device=args.device, data_root=args.data_root, download=args.download,
+                                   overrides=_overrides(args), options=_metric_options(args))
+                _print_row(execute(record, results=args.results, out_root=args.out, progress=not args.no_progress,
+                                   reg=reg), reg)
+            except DgmbenchError as exc:  # one failed cell must not stop the table
+                failed += 1
+                print(f"error: {protocol.name}/{cell.key}/seed {seed}: {exc}", file=sys.stderr)
     _write_leaderboard(reg, args.name, args.results, budget, args.format, args.output)
     if args.output:
         _write_provenance(args.output, args.results, budget)
