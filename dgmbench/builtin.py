@@ -9,6 +9,7 @@ from .protocols import builtin_protocols
 from .specs import DatasetSpec, FeatureNetworkSpec, MetricSpec
 
 _LOAD = "dgmbench.datasets:"
+_DIS = "dgmbench.metrics.disentanglement:"
 
 
 @hookimpl
@@ -41,6 +42,10 @@ def dgmbench_datasets():
                     description="SVHN cropped digits, 8-bit RGB"),
         DatasetSpec("celeba", _LOAD + "load_celeba", (3, 64, 64), levels=256, needs_data_root=True,
                     description="CelebA, centre-cropped and resized to 64x64"),
+        DatasetSpec("dsprites", "dgmbench.dsprites:load_dsprites", (1, 64, 64), levels=2,
+                    factors=[("shape", 3), ("scale", 6), ("orientation", 40), ("position_x", 32), ("position_y", 32)],
+                    description="dSprites: 737,280 64x64 binary sprites from 5 ground-truth factors, embedded "
+                                "(rendered lazily; reads the original .npz when under the data root)"),
     ]
     for kind in ("moons", "8gaussians", "checkerboard"):
         specs.append(DatasetSpec(f"toy2d-{kind}", _LOAD + "load_toy2d", (2,), levels=None,
@@ -64,6 +69,18 @@ def dgmbench_metrics():
         MetricSpec("elbo_surgery", "dgmbench.metrics.latent:elbo_surgery", requires=[["encode", "iw_bound"]],
                    description="avg KL(q(z|x)||p(z)) = KL(q(z)||p(z)) + I[n,z] over the test set (Hoffman & "
                                "Johnson 2016); needs the model methods posterior(x) and prior()"),
+        # -- disentanglement metrics (issue 12): need a dataset with a factor sampler (dsprites) --
+        MetricSpec("betavae_score", _DIS + "betavae_metric", requires=[["encode"]], lower_is_better=False,
+                   description="beta-VAE metric (Higgins et al. 2017): logistic-regression accuracy on z_diff; "
+                               "options betavae_batch (64), betavae_train (10000), betavae_eval (5000)"),
+        MetricSpec("factorvae_score", _DIS + "factorvae_metric", requires=[["encode"]], lower_is_better=False,
+                   description="FactorVAE metric (Kim & Mnih 2018): majority vote on argmin normalized variance; "
+                               "options factorvae_batch (64), factorvae_train (10000), factorvae_eval (5000), "
+                               "factorvae_variance_points (10000)"),
+        MetricSpec("mig", _DIS + "mig_metric", requires=[["encode"]], lower_is_better=False,
+                   description="mutual information gap (Chen et al. 2018); options mig_points (10000), mig_bins (20)"),
+        MetricSpec("sap", _DIS + "sap_metric", requires=[["encode"]], lower_is_better=False,
+                   description="SAP score (Kumar et al. 2018), depth-1 trees; options sap_train (10000), sap_eval (5000)"),
         # -- sample-quality metrics (issue 5) --
         MetricSpec("fid", "dgmbench.metrics.sample_quality:fid", requires=[["sample"]],
                    description="Frechet distance of sample_metric_n samples' features to the reference split's "

@@ -27,6 +27,14 @@ class DataSplit:
     def __len__(self) -> int:
         return len(self.x)
 
+    @property
+    def ground_truth(self):
+        """The factor sampler of a dataset with ground-truth factors (``meta["ground_truth"]``), else
+        None: an object with ``factor_names``, ``factor_sizes``, ``sample_factors(n, rng)`` (int
+        (n, K)) and ``images_for_factors(factors, rng)`` (float (n, *shape)), as disentanglement_lib's
+        GroundTruthData; the disentanglement metrics draw from it (see ``dgmbench.dsprites.FactorGrid``)."""
+        return self.meta.get("ground_truth")
+
     def subset(self, n: int | None) -> "DataSplit":
         if n is None or n >= len(self):
             return self
