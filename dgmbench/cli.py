@@ -116,6 +116,9 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--output", type=Path, help="write the leaderboard to this file too")
     _budget_flags(rp)
     _common(rp)
+    from .executors import add_arguments as executor_arguments
+
+    executor_arguments(rp)
 
     rep = sub.add_parser("report", help="a static HTML site: leaderboards, runs, sample grids and curves")
     rep.add_argument("--results", type=Path, nargs="+", help="results files (default as for run)")
@@ -360,9 +363,28 @@ def _fill_in(args, reg, name: str, seed: int, missing: list, checkpoint: Path | 
     _print_row(outcome, reg)
 
 
+def _truncated_cells(results, protocol, budget: str, max_seconds: float | None) -> set:
+    """(cell, seed) measured only by ``truncated`` runs that this command's time cap (if any) lets
+    train further: re-running ``reproduce`` resumes them from their checkpoints."""
+    from .runner import default_results_path
+    from .store import Store
+
+    path = Path(results or default_results_path())
+    if not path.exists():
+        return set()
+    runs = Store(path).runs()
+    runs = runs[(runs.protocol == protocol.name) & (runs.protocol_version == protocol.version)
+                & (runs.budget == budget) & runs.status.isin(["ok", "partial", "truncated"])]
+    out = set()
+    for (cell, seed), group in runs.groupby(["cell", "seed"]):
+        if (group.status == "truncated").all() and (max_seconds is None or group.train_time_s.max() < max_seconds):
+            out.add((cell, int(seed)))
+    return out
+
+
 def cmd_reproduce(args) -> int:
     from .budgets import resolve_budget
-    from .runner import execute
+    from .executors import Job, run_jobs, settings_from
     from .specs import RunRecord
 
     reg = _registry()
@@ -370,7 +392,10 @@ def cmd_reproduce(args) -> int:
     cells = [protocol.cell(k) for k in args.cells] if args.cells else list(protocol.cells)
     budget = resolve_budget(args.budget, overrides=_overrides(args)).name
     done = {} if args.rerun else _done_cells(args.results, protocol, budget)
-    failed = 0
+    truncated = set() if args.rerun else _truncated_cells(args.results, protocol, budget, args.max_seconds)
+    settings = settings_from(args, args.results)
+    data_root = str(Path(args.data_root).resolve()) if args.data_root and args.executor != "local" else args.data_root
+    failed, jobs = 0, []
     for cell in cells:
         if cell.model not in reg.items["models"]:
             print(f"skip {cell.key}: model {cell.model!r} is not installed")
@@ -378,23 +403,24 @@ def cmd_reproduce(args) -> int:
         for seed in args.seeds or protocol.seeds:
             measured, checkpoint = done.get((cell.key, seed), (None, None))
             missing = [m for m in args.metrics or [] if measured is not None and m not in measured]
-            if measured is not None and not missing:
+            resume = (cell.key, seed) in truncated
+            if resume:
+                print(f"resume {cell.key} / seed {seed}: truncated earlier; training on from its checkpoint")
+            elif measured is not None and not missing:
                 print(f"skip {cell.key} / seed {seed}: already in the results file (--rerun to run it again)")
                 continue
-            try:
-                if missing:
+            elif missing:
+                try:
                     _fill_in(args, reg, f"{protocol.name} / {cell.key}", seed, missing, checkpoint)
-                    continue
-                print(f"== {protocol.name} / {cell.key} / seed {seed}", flush=True)
-                record = RunRecord(model=cell.model, dataset=cell.dataset, protocol=protocol.name,
-                                   budget=args.budget, seed=seed, cell=cell.key, metrics=args.metrics,
-                                   device=args.device, data_root=args.data_root, download=args.download,
-                                   overrides=_overrides(args), options=_metric_options(args))
-                _print_row(execute(record, results=args.results, out_root=args.out, progress=not args.no_progress,
-                                   reg=reg), reg)
-            except DgmbenchError as exc:  # one failed cell must not stop the table
-                failed += 1
-                print(f"error: {protocol.name}/{cell.key}/seed {seed}: {exc}", file=sys.stderr)
+                except DgmbenchError as exc:  # one failed cell must not stop the table
+                    failed += 1
+                    print(f"error: {protocol.name}/{cell.key}/seed {seed}: {exc}", file=sys.stderr)
+                continue
+            jobs.append(Job(RunRecord(model=cell.model, dataset=cell.dataset, protocol=protocol.name,
+                                      budget=args.budget, seed=seed, cell=cell.key, metrics=args.metrics,
+                                      device=args.device, data_root=data_root, download=args.download,
+                                      overrides=_overrides(args), options=_metric_options(args)), resume=resume))
+    failed += run_jobs(jobs, settings, reg, lambda outcome: _print_row(outcome, reg))
     _write_leaderboard(reg, args.name, args.results, budget, args.format, args.output)
     if args.output:
         _write_provenance(args.output, args.results, budget)

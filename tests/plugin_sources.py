@@ -96,3 +96,54 @@ from dgmbench import hookimpl
 def dgmbench_run_start(record, model, out_dir):
     raise RuntimeError("logger crashed")
 '''
+
+#: for the executor tests (tests/test_executors.py): a diagonal Gaussian density and a 4-cell
+#: protocol on digits; a cell with ``kill_once`` SIGKILLs its own process at step 3 the first time
+#: it runs (a marker file in $TEST_KILL_ONCE_DIR remembers), as an out-of-memory kill would
+SCALE = '''
+import os, signal
+from pathlib import Path
+import torch
+from dgmbench import ModelSpec, hookimpl
+from dgmbench.model import Model
+from dgmbench.specs import Cell, ProtocolSpec
+
+
+class Diag(Model):
+    def __init__(self, ds, config):
+        super().__init__(config)
+        self.shape = tuple(ds.shape)
+        self.mu = torch.nn.Parameter(torch.zeros(ds.dims))
+        self.log_s = torch.nn.Parameter(torch.zeros(ds.dims))
+
+    def log_prob(self, x):
+        return torch.distributions.Normal(self.mu, self.log_s.exp()).log_prob(x.flatten(1)).sum(1)
+
+    def sample(self, n):
+        return (self.mu + self.log_s.exp() * torch.randn(n, len(self.mu))).view(n, *self.shape)
+
+    def train_step(self, x, y, optimizers, step, autocast):
+        marker_dir = os.environ.get("TEST_KILL_ONCE_DIR")
+        if step == 3 and self.config.get("kill_once") and marker_dir:
+            marker = Path(marker_dir) / str(self.config["tag"])
+            if not marker.exists():
+                marker.write_text(str(os.getpid()))
+                os.kill(os.getpid(), signal.SIGKILL)
+        return super().train_step(x, y, optimizers, step, autocast)
+
+
+def build(ds, config):
+    return Diag(ds, config)
+
+
+@hookimpl
+def dgmbench_models():
+    return [ModelSpec("sdiag", "scaleplug:build", ["log_prob", "sample"], description="test density")]
+
+
+@hookimpl
+def dgmbench_protocols():
+    cells = [Cell(f"c{i}", "sdiag", "digits", config={"tag": i, "kill_once": i == 1}) for i in range(4)]
+    return [ProtocolSpec("scale-smoke", "1", cells, metrics=["nll"], description="executor tests",
+                         resources={"num_cpus": 1})]
+'''

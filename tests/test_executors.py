@@ -1,0 +1,120 @@
+"""``dgmbench reproduce --executor ray|slurm``: a sweep on a local Ray cluster and through submitit's
+local executor lands in the one results store, once per cell; a killed worker's run is retried."""
+from __future__ import annotations
+
+import importlib
+import math
+import os
+import sqlite3
+import sys
+
+import pytest
+
+from conftest import make_plugin
+from plugin_sources import SCALE
+
+SMOKE = ["--budget", "smoke", "--no-progress", "--grid-samples", "4"]
+
+
+@pytest.fixture(scope="module")
+def scale_env(tmp_path_factory):
+    """The test plugin on sys.path and PYTHONPATH (engine workers inherit it), a folder for the
+    kill markers and a cache folder; restored afterwards."""
+    root = tmp_path_factory.mktemp("scale")
+    site = make_plugin(root / "site", "scaleplug", SCALE)
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "TEST_KILL_ONCE_DIR", "DGMBENCH_CACHE")}
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), saved["PYTHONPATH"]]))
+    os.environ["TEST_KILL_ONCE_DIR"] = str(root / "markers")
+    os.environ["DGMBENCH_CACHE"] = str(root / "cache")  # Ray's workers keep the environment they start with
+    (root / "markers").mkdir()
+    sys.path.insert(0, str(site))
+    importlib.invalidate_caches()
+    yield root
+    sys.path.remove(str(site))
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(scale_env):
+    """One local Ray cluster (2 CPUs) for the module; the CLI joins it instead of starting its own."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    yield ray
+    ray.shutdown()
+
+
+def reproduce(*args) -> int:
+    from dgmbench.cli import main
+
+    return main(["reproduce", "scale-smoke", *SMOKE, *map(str, args)])
+
+
+def stored(results):
+    con = sqlite3.connect(results)
+    try:
+        runs = con.execute("SELECT run_id, cell, status, error, out_dir, checkpoint FROM runs").fetchall()
+        metrics = con.execute("SELECT run_id, name, value FROM metrics").fetchall()
+    finally:
+        con.close()
+    return runs, metrics
+
+
+def check_ok_rows(results, cells):
+    """Exactly one ok row per cell, each with its NLL and bits/dim (bpd = nll / (64 ln 2) on
+    8x8 digits), its sample grid in the driver's run folder and its checkpoint where the row says."""
+    runs, metrics = stored(results)
+    assert sorted(r[1] for r in runs) == sorted(cells), runs
+    assert all(r[2] == "ok" for r in runs), runs
+    for run_id, _cell, _status, _error, out_dir, checkpoint in runs:
+        values = {name: v for rid, name, v in metrics if rid == run_id}
+        assert math.isfinite(values["nll"]) and values["nll"] > 0
+        assert values["bpd"] == pytest.approx(values["nll"] / (64 * math.log(2)), rel=1e-9)
+        assert sum(1 for rid, name, _ in metrics if rid == run_id and name == "nll") == 1  # not written twice
+        assert os.path.isfile(os.path.join(out_dir, "samples.png")) and os.path.isfile(checkpoint)
+    return runs
+
+
+def test_ray_sweep_into_one_store(ray_cluster, tmp_path, capsys):
+    results = tmp_path / "r.sqlite"
+    ck = tmp_path / "worker-runs"
+    assert reproduce("--executor", "ray", "--results", results, "--checkpoint-dir", ck) == 0
+    runs = check_ok_rows(results, ["c0", "c1", "c2", "c3"])
+    assert all(r[5].startswith(str(ck)) for r in runs)  # checkpoints where the user said, named in the row
+    assert "scale-smoke" in capsys.readouterr().out  # the leaderboard was printed
+    # the same command again: every cell is measured, nothing runs and nothing is added
+    assert reproduce("--executor", "ray", "--results", results, "--checkpoint-dir", ck) == 0
+    assert capsys.readouterr().out.count("already in the results file") == 4
+    assert len(stored(results)[0]) == 4
+
+
+def test_ray_killed_worker_is_retried(ray_cluster, scale_env, tmp_path, capsys):
+    results = tmp_path / "r.sqlite"
+    marker = scale_env / "markers" / "1"
+    marker.unlink(missing_ok=True)
+    assert reproduce("--executor", "ray", "--cells", "c0", "c1", "--results", results, "--max-parallel", "1") == 0
+    assert marker.exists()  # cell c1's first worker really killed itself
+    err = capsys.readouterr().err
+    assert "c1" in err and "running it again" in err
+    check_ok_rows(results, ["c0", "c1"])  # one ok row per cell, the lost attempt left none
+
+
+def test_ray_lost_twice_is_stored_failed(ray_cluster, scale_env, tmp_path, capsys):
+    results = tmp_path / "r.sqlite"
+    (scale_env / "markers" / "1").unlink(missing_ok=True)
+    assert reproduce("--executor", "ray", "--cells", "c1", "--results", results, "--retries", "0") == 1
+    (run,), metrics = stored(results)
+    assert run[1] == "c1" and run[2] == "failed" and "worker was lost" in run[3] and not metrics
+    assert "stored as failed" in capsys.readouterr().err
+
+
+def test_submitit_local_sweep(scale_env, tmp_path):
+    pytest.importorskip("submitit")
+    results = tmp_path / "r.sqlite"
+    assert reproduce("--executor", "slurm", "--slurm-cluster", "local", "--cells", "c0", "c2",
+                     "--results", results, "--slurm-folder", tmp_path / "jobs") == 0
+    runs = check_ok_rows(results, ["c0", "c2"])
+    assert all(r[5].startswith(os.environ["DGMBENCH_CACHE"]) for r in runs)  # the worker's default folder
