@@ -158,17 +158,18 @@ def test_domain_network_is_trained_once_cached_and_reports_its_accuracy(tmp_path
     assert len(trainings) == 3
 
 
-def test_bf16_features_stay_close_to_fp32(tmp_path, monkeypatch):
+def test_reduced_precision_features_are_cuda_only(tmp_path, monkeypatch):
+    """bf16 moved FID by 0.17 on a CPU (issue 10): refused there in one line; fp32 runs."""
     from dgmbench.features import feature_net_for
 
     ctx = _digits_ctx(tmp_path, monkeypatch, steps=20)
     net = feature_net_for(ctx)
     batches = [ctx.test.x[:50], ctx.test.x[50:]]
     f32, p32 = extract(net, batches, "cpu", "fp32")
-    f16, p16 = extract(net, batches, "cpu", "bf16")
-    assert p32 is not None and p32.shape == (100, 10)
-    rel = np.linalg.norm(f16 - f32) / np.linalg.norm(f32)
-    assert 0 < rel < 0.05  # bf16 changes the numbers, but only slightly
+    assert p32 is not None and p32.shape == (100, 10) and np.isfinite(f32).all()
+    for dtype in ("bf16", "fp16"):
+        with pytest.raises(DgmbenchError, match=f"feature_dtype {dtype} is for CUDA devices only"):
+            extract(net, batches, "cpu", dtype)
     with pytest.raises(DgmbenchError, match="feature_dtype"):
         extract(net, batches, "cpu", "int8")
 

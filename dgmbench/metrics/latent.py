@@ -19,15 +19,9 @@ import math
 
 import torch
 
+from ..distributed import all_sum, all_sum_
 from ..errors import UnsupportedMetric
 from . import MetricContext
-
-#: examples x samples per call on a CPU (about 200 MB of activations for an MNIST-sized MLP)
-CPU_UNITS = 2 ** 14
-#: the share of free GPU memory one call may use
-GPU_MEMORY_FRACTION = 0.5
-#: the most images per call on a GPU
-MAX_IMAGES = 4096
 
 
 def _progress(total: int, desc: str):
@@ -36,45 +30,13 @@ def _progress(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="img", leave=False, dynamic_ncols=True, disable=None)
 
 
-def _bytes_per_unit(model, x: torch.Tensor, probe_k: int) -> float:
-    """Peak GPU bytes of ``log_importance_weights`` per (example x sample), measured on one
-    small call (this resets the peak counter; the runner keeps the training peak itself)."""
-    device = x.device
-    torch.cuda.synchronize(device)
-    base = torch.cuda.memory_allocated(device)
-    torch.cuda.reset_peak_memory_stats(device)
-    model.log_importance_weights(x, probe_k)
-    torch.cuda.synchronize(device)
-    used = torch.cuda.max_memory_allocated(device) - base
-    return max(used, 1) / (len(x) * probe_k)
-
-
 def plan_chunks(ctx: MetricContext, k: int) -> tuple[int, int]:
-    """(images per call, samples per call) for the k-sample estimate.
+    """(images per call, samples per call) for the k-sample estimate: measured on the model and
+    device within a memory bound (:mod:`dgmbench.metrics.iw_plan`), or fixed by the options
+    ``nll_batch`` / ``nll_chunk``."""
+    from .iw_plan import plan
 
-    ``nll_batch`` / ``nll_chunk`` in the options fix them. On a CPU a call holds at most
-    CPU_UNITS example-samples; on a GPU, GPU_MEMORY_FRACTION of the free memory
-    (torch.cuda.mem_get_info), given the bytes per example-sample measured on a probe call."""
-    fixed_batch = ctx.options.get("nll_batch")
-    batch = min(int(fixed_batch or ctx.batch_size), max(len(ctx.test), 1))
-    if ctx.options.get("nll_chunk"):
-        return batch, min(k, int(ctx.options["nll_chunk"]))
-    if ctx.device.type != "cuda":
-        return split_units(CPU_UNITS, k, batch, grow=False)
-    x, _ = next(iter(ctx.test_batches(batch)))
-    per_unit = _bytes_per_unit(ctx.model, x, min(k, 16))
-    free, _total = torch.cuda.mem_get_info(ctx.device)
-    units = int(GPU_MEMORY_FRACTION * free / per_unit)
-    return split_units(units, k, batch, grow=not fixed_batch, n=len(ctx.test))
-
-
-def split_units(units: int, k: int, batch: int, grow: bool = True, n: int | None = None) -> tuple[int, int]:
-    """Share ``units`` example-samples per call: all k samples of ``batch`` images when they fit
-    (and, with ``grow``, more images, up to MAX_IMAGES and the n there are), else ``batch``
-    images times as many samples as fit (at least one)."""
-    if grow and units >= k * batch:
-        batch = max(batch, min(MAX_IMAGES, units // k, n or MAX_IMAGES))
-    return batch, max(1, min(k, units // batch))
+    return plan(ctx, k)
 
 
 def log_mean_weights(model, x: torch.Tensor, k: int, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,13 +80,14 @@ def importance_sampled_nll(ctx: MetricContext, k: int) -> dict:
     log_p_sum = elbo_sum = 0.0
     n = 0
     bar = _progress(len(ctx.test), f"nll (k={k})")
-    for x, _ in ctx.test_batches(batch):
+    for x, _ in ctx.test_batches(batch, shard=True):
         log_p, elbo = log_mean_weights(model, x, k, chunk)
         log_p_sum += log_p.sum().item()
         elbo_sum += elbo.sum().item()
         n += len(x)
         bar.update(len(x))
     bar.close()
+    log_p_sum, elbo_sum, n = all_sum(log_p_sum, elbo_sum, n)  # under torchrun: over every process's examples
     return {"log_p_sum": log_p_sum, "n": n, "nll_elbo": -elbo_sum / n + discretization_nats(ctx),
             "elbo_gap": (log_p_sum - elbo_sum) / n, "nll_k": float(k)}
 
@@ -136,7 +99,7 @@ def active_units(ctx: MetricContext) -> dict:
     threshold = float(ctx.options.get("au_threshold", 0.01))
     sums = sq = None
     n = 0
-    for x, _ in ctx.test_batches():
+    for x, _ in ctx.test_batches(shard=True):
         means = [m.flatten(1).double() for m in ctx.model.encode(x)]
         if sums is None:
             sums = [torch.zeros(m.shape[1], dtype=torch.float64, device=m.device) for m in means]
@@ -145,6 +108,8 @@ def active_units(ctx: MetricContext) -> dict:
             sums[i] += m.sum(0)
             sq[i] += m.pow(2).sum(0)
         n += len(x)
+    all_sum_([*sums, *sq])  # under torchrun: the moments of every process's test examples
+    (n,) = all_sum(n)
     out, total = {}, 0
     for i, (s, q) in enumerate(zip(sums, sq), start=1):
         var = q / n - (s / n) ** 2
