@@ -91,6 +91,18 @@ def dgmbench_metrics():
                    lower_is_better=False, description="Inception Score exp E KL(p(y|x) || p(y)) (is, is_std)"),
         MetricSpec("precision_recall", "dgmbench.metrics.sample_quality:precision_recall", requires=[["sample"]],
                    lower_is_better=False, description="k-NN precision and recall (Kynkaanniemi et al. 2019, k = 3)"),
+        # -- classifier and invertible-network metrics (issue 13) --
+        MetricSpec("accuracy", "dgmbench.metrics.classification:accuracy", requires=[["classify"]],
+                   description="top-1 and top-5 test error in percent"),
+        MetricSpec("train_memory", "dgmbench.metrics.training_cost:train_memory",
+                   description="one training step at memory_batch (128): peak bytes saved for backward "
+                               "(saved_tensors_hooks, any device) and CUDA max_memory_allocated, in MiB"),
+        MetricSpec("throughput", "dgmbench.metrics.training_cost:throughput", lower_is_better=False,
+                   description="training images/s at memory_batch over throughput_steps (3) steps"),
+        MetricSpec("parameters", "dgmbench.metrics.training_cost:parameters",
+                   description="number of trainable parameters"),
+        MetricSpec("reconstruction_error", "dgmbench.metrics.invertibility:reconstruction_error",
+                   requires=[["invert"]], description="max |x - invert(features(x))| over the test set"),
     ]
 
 

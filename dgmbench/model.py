@@ -28,6 +28,7 @@ _CAPABILITY_METHODS = {
     "sample": "sample",
     "encode": "encode",
     "classify": "classify",
+    "invert": "invert",
 }
 
 
@@ -67,6 +68,16 @@ class Model(nn.Module):
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits, shape (batch, num_classes)."""
+        raise NotImplementedError
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """With ``invert``: the representation an invertible network computes from x (for a
+        classifier, everything before its non-invertible head)."""
+        raise NotImplementedError
+
+    def invert(self, z: torch.Tensor) -> torch.Tensor:
+        """The ``invert`` capability: the x with ``features(x) == z``, so that
+        ``invert(features(x))`` reconstructs the input (metric ``reconstruction_error``)."""
         raise NotImplementedError
 
     @classmethod

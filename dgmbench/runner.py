@@ -19,7 +19,7 @@ from .plugins import Registry, load_registry
 from .specs import Budget, DatasetSpec, ModelSpec, ProtocolSpec, RunRecord, resolve
 from .store import Store
 
-DEFAULT_METRICS = ("nll",)
+DEFAULT_METRICS = ("nll", "accuracy")  # each where the model supports it
 LIBRARIES = ("torch", "torchvision", "numpy", "pluggy", "pandas", "scikit-learn", "clean-fid")
 
 

@@ -23,6 +23,7 @@ CAPABILITIES = {
     "sample": "draws new examples in data space",
     "encode": "posterior means E_q[z | x], one tensor per stochastic layer",
     "classify": "class logits",
+    "invert": "features(x) and its exact inverse invert(features) (invertible networks such as i-RevNet)",
 }
 
 #: How a model's densities relate to the data (see dgmbench.model.Model.likelihood).

@@ -1,0 +1,97 @@
+"""The plugin module (light: no torch import): the models ``resnet``, ``revnet`` and ``irevnet``
+and the protocols ``revnet-table``, ``revnet-memory`` and ``irevnet``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from dgmbench import ModelSpec, hookimpl
+from dgmbench.specs import Cell, ProtocolSpec
+
+REFERENCES = Path(__file__).resolve().parent / "references"
+CLASSIFY = ["classify"]
+
+#: the RevNet authors' released CIFAR schedule (both families): 80,000 steps of batch 100, SGD
+#: momentum 0.9, lr 0.1 / 10 at 40,000 and 60,000 steps, weight decay 2e-4 (in the model config)
+PAPER_SCHEDULE = {"epochs": 160, "max_steps": 80000, "batch_size": 100, "lr": 0.1}
+MODEL_BUDGETS = {"full": PAPER_SCHEDULE, "quick": {"batch_size": 100, "lr": 0.1}, "smoke": {"lr": 0.05}}
+
+
+@hookimpl
+def dgmbench_models():
+    return [
+        ModelSpec("resnet", "dgmbench_reversible.resnet:build", CLASSIFY, budgets=MODEL_BUDGETS,
+                  defaults={"depth": 32},
+                  description="CIFAR ResNet-32/110 (basic) and ResNet-164 (bottleneck), pre-activation",
+                  paper="He, Zhang, Ren & Sun 2016, Deep residual learning for image recognition"),
+        ModelSpec("revnet", "dgmbench_reversible.revnet:build", CLASSIFY, budgets=MODEL_BUDGETS,
+                  defaults={"depth": 38},
+                  description="RevNet-38/110/164: reversible blocks, backward recomputes activations",
+                  paper="Gomez, Ren, Urtasun & Grosse 2017, The reversible residual network"),
+        ModelSpec("irevnet", "dgmbench_reversible.irevnet:build", ["classify", "invert"], budgets=MODEL_BUDGETS,
+                  description="i-RevNet (bijective): invertible space-to-depth, invert(features) = x",
+                  paper="Jacobsen, Smeulders & Oyallon 2018, i-RevNet: deep invertible networks"),
+    ]
+
+
+PAIRS = [("resnet", "ResNet", 32), ("revnet", "RevNet", 38), ("resnet", "ResNet", 110), ("revnet", "RevNet", 110),
+         ("resnet", "ResNet", 164), ("revnet", "RevNet", 164)]
+DATASETS = [("cifar10", "CIFAR-10"), ("cifar100", "CIFAR-100")]
+COST = ["saved_mib", "cuda_peak_mib", "train_images_per_s", "parameters"]
+#: revnet-memory trains nothing: one batch of 128 test images measures a training step
+NO_TRAINING = {"epochs": 0, "max_train_examples": 128, "max_test_examples": 128,
+               "metric_options": {"memory_batch": 128, "throughput_steps": 2}}
+
+
+@hookimpl
+def dgmbench_protocols():
+    return [
+        ProtocolSpec(
+            name="revnet-table", version="1",
+            description="ResNet vs RevNet (Gomez et al. 2017, Table 3): CIFAR-10/100 top-1 error at three "
+                        "depths, with parameters, training memory and throughput",
+            cells=[Cell(f"{ds}-{m}{d}", m, ds, config={"depth": d}, labels={"dataset": label, "model": name,
+                                                                            "depth": d})
+                   for ds, label in DATASETS for m, name, d in PAIRS],
+            metrics=["accuracy", "parameters", "train_memory", "throughput"],
+            reference=str(REFERENCES / "revnet_cifar_error.csv"), columns={"top1_error": "top1_error_pct"},
+            values=["top5_error", *COST],
+            budgets={"full": {**PAPER_SCHEDULE, "metric_options": {"memory_batch": 128}},
+                     "smoke": {"metric_options": {"memory_batch": 16, "throughput_steps": 1}}},
+            claims="dgmbench_reversible.claims:revnet_table",
+            caption="Top-1 test error in percent (lower is better) of ResNets and RevNets; paper values from "
+                    "Gomez et al. 2017, Table 3. saved_mib: peak bytes held for backward in one training step "
+                    "of batch memory_batch; cuda_peak_mib: CUDA peak allocation of that step.",
+        ),
+        ProtocolSpec(
+            name="revnet-memory", version="1",
+            description="Training memory against depth: ResNet-32/110/164 vs RevNet-38/110/164 at batch 128 "
+                        "on CIFAR-10 images (trains nothing)",
+            cells=[Cell(f"{m}{d}", m, "cifar10", config={"depth": d}, labels={"model": name, "depth": d})
+                   for m, name, d in PAIRS],
+            metrics=["train_memory", "throughput", "parameters"],
+            reference=str(REFERENCES / "revnet_memory.csv"), columns={"cuda_peak_mib": "vram_mb"},
+            values=["saved_mib", "train_images_per_s", "parameters"],
+            budgets={"full": NO_TRAINING, "quick": NO_TRAINING,
+                     "smoke": {**NO_TRAINING, "metric_options": {"memory_batch": 8, "throughput_steps": 1}}},
+            claims="dgmbench_reversible.claims:revnet_memory",
+            caption="One training step of batch memory_batch (128 in full) per model, nothing trained. saved_mib: peak "
+                    "bytes autograd holds for backward (any device); cuda_peak_mib: CUDA peak allocation of the "
+                    "step; vram_mb (paper): total GPU memory of training in memcnn's README (van de Leemput "
+                    "et al. 2018), a different measure whose ratios are the point.",
+        ),
+        ProtocolSpec(
+            name="irevnet", version="1",
+            description="i-RevNet (Jacobsen et al. 2018): accuracy and reconstruction error on CIFAR-10 (the "
+                        "paper's ImageNet figures shown with their dataset)",
+            cells=[Cell("cifar10-irevnet", "irevnet", "cifar10",
+                        labels={"dataset": "CIFAR-10", "architecture": "i-RevNet (b)"})],
+            metrics=["accuracy", "reconstruction_error", "parameters"],
+            reference=str(REFERENCES / "irevnet_imagenet.csv"), columns={"top1_error": "top1_error_pct"},
+            values=["top5_error", "reconstruction_error", "parameters"],
+            budgets={"full": PAPER_SCHEDULE},
+            claims="dgmbench_reversible.claims:irevnet",
+            caption="Top-1 error in percent; the paper's rows are ImageNet (Jacobsen et al. 2018, Table 1), ours "
+                    "CIFAR-10 (no ImageNet data here). reconstruction_error: max |x - invert(features(x))| on "
+                    "the test images, x in [0, 1].",
+        ),
+    ]

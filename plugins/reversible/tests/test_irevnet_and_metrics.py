@@ -1,0 +1,105 @@
+"""i-RevNet's invertibility, the augmentation, the metrics, and whole runs through the CLI."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+import torch
+from conftest import randomize
+from dgmbench_reversible import claims, irevnet
+from dgmbench_reversible.irevnet import SpaceToDepth
+
+from dgmbench.augment import random_crop_flip
+from dgmbench.cli import main
+from dgmbench.metrics.classification import topk_errors
+from dgmbench.metrics.training_cost import SavedTensorMeter
+from dgmbench.store import Store
+
+CIFAR = SimpleNamespace(name="cifar10", shape=(3, 32, 32), num_classes=10)
+
+
+def test_space_to_depth_is_a_permutation():
+    psi = SpaceToDepth()
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8)
+    z = psi(x)
+    assert z.shape == (2, 12, 4, 4)
+    assert torch.equal(z.flatten().sort().values, x.flatten())  # every entry once: a permutation
+    assert not torch.equal(z.flatten(), x.flatten())
+    assert torch.equal(psi.inverse(z), x)
+    # the 2x2 patch at (0, 0) of channel 0 becomes four channels at position (0, 0)
+    assert z[0, :4, 0, 0].tolist() == [x[0, 0, 0, 0], x[0, 0, 0, 1], x[0, 0, 1, 0], x[0, 0, 1, 1]]
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_irevnet_inverts_its_features(train):
+    torch.manual_seed(0)
+    net = randomize(irevnet.build(CIFAR, {"blocks": [2, 2, 2]}), std=0.02).train(train)
+    x = torch.rand(4, 3, 32, 32)
+    with torch.no_grad():
+        z = net.features(x)
+        assert z.shape == (4, 3 * 32 * 32 // 4, 2, 2)  # bijective: as many numbers as the input
+        assert (net.invert(z) - x).abs().max() < 1e-5
+    assert net.capabilities() >= {"classify", "invert"}
+
+
+def test_crop_flip_is_a_seeded_window_of_the_padded_image():
+    x = torch.rand(16, 3, 8, 8)
+    out = random_crop_flip(x, padding=2, generator=torch.Generator().manual_seed(1))
+    again = random_crop_flip(x, padding=2, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(out, again) and out.shape == x.shape
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    flips = 0
+    for i in range(16):
+        windows = [padded[i, :, a:a + 8, b:b + 8] for a in range(5) for b in range(5)]
+        plain = any(torch.equal(out[i], w) for w in windows)
+        flipped = any(torch.equal(out[i], w.flip(-1)) for w in windows)
+        assert plain or flipped
+        flips += flipped and not plain
+    assert 0 < flips < 16
+    assert torch.equal(random_crop_flip(x, padding=0, flip=False), x)
+
+
+def test_topk_errors_closed_form():
+    logits = torch.tensor([[5.0, 4, 3, 2, 1, 0], [0, 1, 2, 3, 4, 5], [0, 5, 1, 2, 3, 4]])
+    y = torch.tensor([0, 0, 1])
+    assert topk_errors(logits, y, (1, 5)) == {1: 1, 5: 1}  # the second's label ranks last
+
+
+def test_saved_tensor_meter_counts_what_autograd_keeps():
+    w = torch.nn.Parameter(torch.ones(1000))
+    x = torch.rand(1000, requires_grad=True)
+    with SavedTensorMeter(exclude=[w]) as meter:
+        y = torch.exp(x * w)   # mul saves x (and w, excluded); exp saves its result
+        assert meter.bytes == 2 * 4000
+        y.sum().backward()
+        del y
+    assert meter.peak == 8000 and meter.bytes == 0
+
+
+def test_memory_claims_read_the_table():
+    df = pd.DataFrame({"cell": ["resnet32", "resnet110", "resnet164", "revnet38", "revnet110", "revnet164"],
+                       "saved_mib (ours)": [10.0, 30, 50, 5, 5.2, 6]})
+    text = " ".join(claims.revnet_memory(df))
+    assert "RevNet-164 within 1.3x of RevNet-38 (saved for backward): holds in 1 of 1" in text
+    assert "ResNet's memory grows with depth (saved for backward): holds in 2 of 2" in text
+    assert "RevNet-164 at most 0.35x ResNet-164 (saved for backward): holds in 1 of 1" in text
+    df.loc[5, "saved_mib (ours)"] = 40.0
+    assert "fails" in " ".join(claims.revnet_memory(df))
+
+
+def test_irevnet_run_end_to_end(tmp_path, capsys):
+    """The CLI trains i-RevNet on the embedded digits and scores accuracy and invertibility."""
+    code = main(["run", "--plugin", "irevnet", "--budget", "smoke", "--no-progress", "--metric", "accuracy",
+                 "--metric", "reconstruction_error", "--metric", "parameters", "--results", str(tmp_path / "r.sqlite")])
+    assert code == 0, capsys.readouterr().err
+    m = Store(tmp_path / "r.sqlite").metrics().set_index("name").value
+    assert 0 <= m["top1_error"] <= 100 and m["top5_error"] <= m["top1_error"]
+    assert m["reconstruction_error"] < 1e-5 and m["parameters"] > 1000
+
+
+def test_metric_refused_for_a_model_without_invert(tmp_path, capsys):
+    code = main(["run", "--plugin", "resnet", "--budget", "smoke", "--no-progress", "--metric",
+                 "reconstruction_error", "--results", str(tmp_path / "r.sqlite")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "reconstruction_error" in err and "invert" in err and len(err.splitlines()) == 1
