@@ -108,22 +108,23 @@ class RenderedDSprites(FactorGrid):
             canvas[i, y0:y0 + 2 * r + 1, x0:x0 + 2 * r + 1] = self.sprites[shape[i], scale[i], orient[i]]
         return canvas[:, r:r + SIZE, r:r + SIZE]
 
-    def factors_of(self, images: torch.Tensor) -> np.ndarray:
+    def factors_of(self, images: torch.Tensor, rng: np.random.Generator | None = None) -> np.ndarray:
         """The factors that drew each image (the inverse of the renderer, for oracle encoders):
-        the sprite is found by its cropped pixels, the position by its offset. Images that two
-        grid points draw alike (orientation 0 and 2 pi) get the first."""
+        the sprite is found by its cropped pixels, the position by its offset. An image that several
+        grid points draw alike (orientation 0 and 2 pi; a small square turned by about 90 degrees)
+        gets one of them drawn uniformly with ``rng`` (so uniform factors stay uniform), else the first."""
         if not hasattr(self, "_lookup"):
             self._lookup = {}
             for key in np.ndindex(*self.sprites.shape[:3]):
                 crop, (top, left) = _crop(self.sprites[key])
-                self._lookup.setdefault((crop.shape, crop.tobytes()), (*key, top, left))
+                self._lookup.setdefault((crop.shape, crop.tobytes()), []).append((*key, top, left))
         out = []
         for img in images.reshape(-1, SIZE, SIZE).cpu().numpy() > 0.5:
             crop, (top, left) = _crop(img)
             found = self._lookup.get((crop.shape, crop.tobytes()))
             if found is None:
                 raise ValueError("an image that the dSprites renderer did not draw")
-            shape, scale, orient, t0, l0 = found
+            shape, scale, orient, t0, l0 = found[0 if rng is None else rng.integers(len(found))]
             out.append((shape, scale, orient, left - l0 - 16 + _RADIUS, top - t0 - 16 + _RADIUS))
         return np.asarray(out, dtype=np.int64)
 
@@ -178,6 +179,19 @@ class LazyImages:
 
     ndim = 4
     dtype = torch.float32
+    device = torch.device("cpu")
+
+    @property
+    def nbytes(self) -> int:
+        return len(self) * SIZE * SIZE * 4  # as float32 once drawn
+
+    def pin_memory(self) -> "LazyImages":
+        return self  # drawn batch by batch on the CPU anyway
+
+    def to(self, device, non_blocking: bool = False) -> torch.Tensor:
+        """Every image drawn, as one tensor on ``device`` (a GPU keeps a small split resident)."""
+        return torch.cat([self[torch.arange(i, min(i + 8192, len(self)))] for i in range(0, len(self), 8192)]
+                         ).to(device, non_blocking=non_blocking)
 
     def __getitem__(self, item):
         if isinstance(item, slice):

@@ -160,7 +160,7 @@ def sap(represent: Represent, truth, rng: np.random.Generator, train: int = 10_0
 
 # -- the harness's metrics (MetricSpec.compute) -------------------------------------------------
 
-def _setup(ctx):
+def representation(ctx):
     """(represent, factor sampler, rng, options) for a trained model with ``encode``."""
     import torch
 
@@ -187,22 +187,22 @@ def _setup(ctx):
 
 
 def betavae_metric(ctx) -> dict:
-    represent, truth, rng, o = _setup(ctx)
+    represent, truth, rng, o = representation(ctx)
     return betavae_score(represent, truth, rng, int(o["betavae_batch"]), int(o["betavae_train"]),
                          int(o["betavae_eval"]))
 
 
 def factorvae_metric(ctx) -> dict:
-    represent, truth, rng, o = _setup(ctx)
+    represent, truth, rng, o = representation(ctx)
     return factorvae_score(represent, truth, rng, int(o["factorvae_batch"]), int(o["factorvae_train"]),
                            int(o["factorvae_eval"]), int(o["factorvae_variance_points"]))
 
 
 def mig_metric(ctx) -> dict:
-    represent, truth, rng, o = _setup(ctx)
+    represent, truth, rng, o = representation(ctx)
     return mig(represent, truth, rng, int(o["mig_points"]), int(o["mig_bins"]))
 
 
 def sap_metric(ctx) -> dict:
-    represent, truth, rng, o = _setup(ctx)
+    represent, truth, rng, o = representation(ctx)
     return sap(represent, truth, rng, int(o["sap_train"]), int(o["sap_eval"]))
