@@ -47,6 +47,14 @@ def dgmbench_datasets():
                     description="dSprites: 737,280 64x64 binary sprites from 5 ground-truth factors, embedded "
                                 "(rendered lazily; reads the original .npz when under the data root)"),
     ]
+    for kind, modes in (("ring8", 8), ("grid25", 25)):  # labels: the mode (issue 11)
+        specs.append(DatasetSpec(f"toy2d-{kind}", _LOAD + "load_toy2d", (2,), levels=None, num_classes=modes,
+                                 options={"kind": kind},
+                                 description=f"2-D mixture of {modes} Gaussians ({'ring' if modes == 8 else 'grid'}"
+                                             "), labeled by mode, for mode coverage"))
+    specs.append(DatasetSpec("stacked-mnist", _LOAD + "load_stacked_mnist", (3, 28, 28), levels=256,
+                             num_classes=1000, needs_data_root=True,
+                             description="three MNIST digits as RGB channels: 1,000 modes (label 100 R + 10 G + B)"))
     for kind in ("moons", "8gaussians", "checkerboard"):
         specs.append(DatasetSpec(f"toy2d-{kind}", _LOAD + "load_toy2d", (2,), levels=None,
                                  options={"kind": kind}, description=f"2-D toy density: {kind}"))
@@ -91,6 +99,15 @@ def dgmbench_metrics():
                    lower_is_better=False, description="Inception Score exp E KL(p(y|x) || p(y)) (is, is_std)"),
         MetricSpec("precision_recall", "dgmbench.metrics.sample_quality:precision_recall", requires=[["sample"]],
                    lower_is_better=False, description="k-NN precision and recall (Kynkaanniemi et al. 2019, k = 3)"),
+        # -- mode coverage and conditional sampling (issue 11) --
+        MetricSpec("mode_coverage", "dgmbench.metrics.modes:mode_coverage", requires=[["sample"]],
+                   lower_is_better=False,
+                   description="modes covered, KL of the mode histogram to uniform, share of high-quality samples "
+                               "(2-D mixtures; Stacked MNIST through a digit classifier per channel)"),
+        MetricSpec("conditional_accuracy", "dgmbench.metrics.modes:conditional_accuracy",
+                   requires=[["sample_conditional"]], lower_is_better=False,
+                   description="share of samples for a given label that a classifier of the data reads as that "
+                               "label (codes matched to classes first for InfoGAN)"),
         # -- classifier and invertible-network metrics (issue 13) --
         MetricSpec("accuracy", "dgmbench.metrics.classification:accuracy", requires=[["classify"]],
                    description="top-1 and top-5 test error in percent"),

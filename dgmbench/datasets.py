@@ -71,10 +71,23 @@ def _toy2d(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
     raise ValueError(kind)
 
 
+#: the 2-D Gaussian mixtures of the mode-collapse experiments: mode centers and the common std
+#: (ring: 8 modes on the circle of radius 2, std 0.02, Metz et al. 2017 "Unrolled GANs"; grid: 25
+#: modes at {-4, -2, 0, 2, 4}^2, std 0.05, Srivastava et al. 2017 "VEEGAN")
+MIXTURES = {"ring8": (2.0 * np.stack([np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4)], 1), 0.02),
+            "grid25": (np.array([(i, j) for i in range(-4, 5, 2) for j in range(-4, 5, 2)], dtype=float), 0.05)}
+
+
 def load_toy2d(split: str, root=None, download=False, kind: str = "moons") -> DataSplit:
-    """A 2-D toy density (20,000 train / 5,000 test points, fixed seeds)."""
+    """A 2-D toy density (20,000 train / 5,000 test points, fixed seeds). The mixtures
+    (``MIXTURES``) draw each mode equally often and label every point with its mode."""
     rng = np.random.default_rng(0 if split == "train" else 1)
     n = 20000 if split == "train" else 5000
+    if kind in MIXTURES:
+        centers, std = MIXTURES[kind]
+        y = rng.integers(0, len(centers), n)
+        x = centers[y] + std * rng.standard_normal((n, 2))
+        return DataSplit(torch.tensor(x, dtype=torch.float32), torch.tensor(y))
     return DataSplit(torch.tensor(_toy2d(kind, n, rng), dtype=torch.float32))
 
 
@@ -113,6 +126,19 @@ def load_mnist(split: str, root=None, download=False, cls_name: str = "MNIST", b
         g = torch.Generator().manual_seed(1234 if split == "train" else 4321)
         x = torch.bernoulli(x, generator=g)
     return DataSplit(x, torch.as_tensor(ds.targets), transform=transform)
+
+
+def load_stacked_mnist(split: str, root=None, download=False, size: int | None = None) -> DataSplit:
+    """Stacked MNIST (Metz et al. 2017; Srivastava et al. 2017): three MNIST digits drawn
+    independently (fixed seed per split) as the R, G, B channels of one 28x28 image, so there are
+    10^3 = 1,000 modes; label = 100 d_R + 10 d_G + d_B. As many images as the MNIST split has."""
+    mnist = load_mnist(split, root, download)
+    g = torch.Generator().manual_seed(2017 if split == "train" else 7102)
+    n = size or len(mnist)
+    idx = torch.randint(0, len(mnist), (n, 3), generator=g)
+    x = torch.cat([mnist.x[idx[:, c]] for c in range(3)], 1)
+    d = mnist.y[idx]
+    return DataSplit(x, d[:, 0] * 100 + d[:, 1] * 10 + d[:, 2], factors=d)
 
 
 def load_cifar(split: str, root=None, download=False, cls_name: str = "CIFAR10", name: str = "cifar10") -> DataSplit:

@@ -40,9 +40,15 @@ def dgmbench_models():
 
     ``build(dataset_spec, config)`` returns a :class:`dgmbench.model.Model` (a
     ``torch.nn.Module``). The model declares its capabilities by implementing ``log_prob``,
-    ``elbo``, ``log_importance_weights``, ``sample``, ``encode`` or ``classify``, and owns its
+    ``elbo``, ``log_importance_weights``, ``sample``, ``sample_conditional``, ``encode`` or
+    ``classify``, and owns its
     training step (``train_step``), so GANs can alternate two optimizers and reversible networks
     can redefine backward. The spec's ``capabilities`` must list exactly what the model implements.
+
+    Class-conditional sampling: ``sample_conditional(labels)`` returns one example per label
+    (a LongTensor in ``range(model.num_labels)``); ``model.labels_are_classes`` is False when
+    the labels are unsupervised codes (InfoGAN), which metrics match to classes first. A
+    conditional model's ``sample(n)`` draws class-balanced labels itself.
     """
 
 

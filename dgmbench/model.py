@@ -12,6 +12,12 @@ Conventions (they make every metric comparable across plugins):
   (PixelCNN's 256-way softmax, a Bernoulli decoder on binarized data); inputs are not dequantized.
 * ``likelihood = "none"``: no density (GANs, classifiers).
 
+Class-conditional sampling is its own capability, ``sample_conditional(labels)``: one example
+per entry of a LongTensor of labels in ``range(model.num_labels)``. ``model.labels_are_classes``
+says whether those labels are the dataset's classes (CGAN, AC-GAN: True) or unsupervised codes
+(InfoGAN's categorical code: False; metrics such as ``conditional_accuracy`` then match codes to
+classes first). ``sample(n)`` of a conditional model draws class-balanced labels itself.
+
 A capability is declared by overriding its method; :meth:`Model.capabilities` reads them off.
 """
 from __future__ import annotations
@@ -26,6 +32,7 @@ _CAPABILITY_METHODS = {
     "elbo": "elbo",
     "iw_bound": "log_importance_weights",
     "sample": "sample",
+    "sample_conditional": "sample_conditional",
     "encode": "encode",
     "classify": "classify",
     "invert": "invert",
@@ -60,6 +67,15 @@ class Model(nn.Module):
 
     def sample(self, n: int) -> torch.Tensor:
         """n new examples in data space ([0, 1] for images), shape (n, *dataset_shape)."""
+        raise NotImplementedError
+
+    #: with ``sample_conditional``: how many values a label takes, and whether they are classes
+    num_labels: int = 0
+    labels_are_classes: bool = True
+
+    def sample_conditional(self, labels: torch.Tensor) -> torch.Tensor:
+        """One new example per label (``labels``: LongTensor (n,) in ``range(num_labels)``),
+        shape (n, *dataset_shape), in data space like :meth:`sample`."""
         raise NotImplementedError
 
     def encode(self, x: torch.Tensor) -> Sequence[torch.Tensor]:

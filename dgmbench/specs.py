@@ -21,6 +21,7 @@ CAPABILITIES = {
     "elbo": "a variational lower bound on log p(x) per example",
     "iw_bound": "log importance weights log p(x, z_k) - log q(z_k | x), shape (k, batch)",
     "sample": "draws new examples in data space",
+    "sample_conditional": "draws one new example per given label (class-conditional models, InfoGAN's codes)",
     "encode": "posterior means E_q[z | x], one tensor per stochastic layer",
     "classify": "class logits",
     "invert": "features(x) and its exact inverse invert(features) (invertible networks such as i-RevNet)",

@@ -1,8 +1,54 @@
-"""Plugin ``gans``: the GAN family on one DCGAN backbone. (Models and protocols are registered
-here; no torch import at module level.)"""
-from dgmbench import hookimpl
+"""Plugin ``gans``: the GAN family on one DCGAN backbone (:mod:`dgmbench_gans.backbone`), and the
+``gan-losses`` and ``gan-modes`` protocols. Light: no torch import at module level."""
+from dgmbench import ModelSpec, hookimpl
+
+from .protocols import protocols
+
+#: (name, class, paper, description, learning rate of the paper's optimizer)
+MODELS = [
+    ("gan", "gan:MinimaxGAN", "Goodfellow et al. 2014, Generative Adversarial Nets",
+     "GAN with the original minimax (saturating) generator loss", 2e-4),
+    ("nsgan", "nsgan:NSGAN", "Goodfellow et al. 2014, Generative Adversarial Nets (Sec. 3)",
+     "GAN with the non-saturating generator loss -log D(G(z))", 2e-4),
+    ("lsgan", "lsgan:LSGAN", "Mao et al. 2017, Least Squares Generative Adversarial Networks",
+     "least-squares GAN (targets 0 / 1)", 2e-4),
+    ("wgan", "wgan:WGAN", "Arjovsky, Chintala & Bottou 2017, Wasserstein GAN",
+     "Wasserstein GAN: weight clipping c = 0.01, RMSProp 5e-5, n_critic = 5", 5e-5),
+    ("wgan-gp", "wgan_gp:WGANGP", "Gulrajani et al. 2017, Improved Training of Wasserstein GANs",
+     "Wasserstein GAN with gradient penalty: lambda = 10, n_critic = 5, Adam 1e-4 (0, 0.9)", 1e-4),
+    ("dragan", "dragan:DRAGAN", "Kodali et al. 2017, On Convergence and Stability of GANs",
+     "GAN with a gradient penalty around the data (lambda = 10)", 2e-4),
+    ("began", "began:BEGAN", "Berthelot, Schumm & Metz 2017, BEGAN: Boundary Equilibrium GANs",
+     "auto-encoder D with L1 loss and the equilibrium controller k_t (gamma, lambda_k)", 1e-4),
+    ("ebgan", "ebgan:EBGAN", "Zhao, Mathieu & LeCun 2017, Energy-based Generative Adversarial Network",
+     "auto-encoder D as an energy, hinge margin m, pulling-away term", 2e-4),
+    ("cgan", "cgan:CGAN", "Mirza & Osindero 2014, Conditional Generative Adversarial Nets",
+     "class-conditional GAN: the label one-hot into G and D", 2e-4),
+    ("acgan", "acgan:ACGAN", "Odena, Olah & Shlens 2017, Conditional Image Synthesis with Auxiliary Classifier GANs",
+     "class-conditional G, D with an auxiliary classifier head", 2e-4),
+    ("infogan", "infogan:InfoGAN", "Chen et al. 2016, InfoGAN",
+     "GAN with categorical + continuous codes and a Q head maximizing a lower bound on I(c; G(z, c))", 2e-4),
+]
+CONDITIONAL = {"cgan", "acgan", "infogan"}
+
+
+def capabilities(name: str) -> list[str]:
+    caps = ["sample"]
+    if name in CONDITIONAL:
+        caps.append("sample_conditional")
+    if name == "infogan":
+        caps.append("encode")
+    return caps
 
 
 @hookimpl
 def dgmbench_models():
-    return []
+    return [ModelSpec(name, f"dgmbench_gans.models.{target}.build", capabilities=capabilities(name),
+                      description=description, paper=paper,
+                      budgets={b: {"lr": lr} for b in ("smoke", "quick", "full")})
+            for name, target, paper, description, lr in MODELS]
+
+
+@hookimpl
+def dgmbench_protocols():
+    return protocols()

@@ -1,0 +1,62 @@
+"""BEGAN (Berthelot, Schumm & Metz 2017): an auto-encoder D with the L1 reconstruction loss
+L(v) = |v - D_AE(v)| (mean per example), and a proportional controller k_t that keeps the
+equilibrium E L(G(z)) = gamma E L(x):
+
+    L_D = L(x) - k_t L(G(z))
+    L_G = L(G(z))
+    k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z))), 0, 1)      (after every D update)
+    M_global = L(x) + |gamma L(x) - L(G(z))|                          (the convergence measure, logged)
+
+Config: ``gamma`` (0.5), ``lambda_k`` (0.001), ``code_dim`` (64). k_t is a buffer (checkpointed).
+"""
+import torch
+
+from ..base import GAN
+from .autoencoder import AutoEncoderD
+
+DEFAULTS = {"gamma": 0.5, "lambda_k": 0.001, "code_dim": 64, "batch_norm": False}
+
+
+def k_update(k: float, loss_real: float, loss_fake: float, gamma: float, lambda_k: float) -> float:
+    """k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z))), 0, 1)."""
+    return min(max(k + lambda_k * (gamma * loss_real - loss_fake), 0.0), 1.0)
+
+
+def l1_loss(ae, x: torch.Tensor) -> torch.Tensor:
+    rec, _ = ae(x)
+    return (rec.float() - x.float()).abs().flatten(1).mean(1).mean()
+
+
+class BEGAN(GAN):
+    @classmethod
+    def build(cls, dataset, config):
+        return super().build(dataset, {**DEFAULTS, **dict(config)})
+
+    def __init__(self, dataset, config):
+        super().__init__(dataset, config)
+        self.register_buffer("k", torch.zeros(()))
+        self.register_buffer("convergence", torch.zeros(()))
+
+    def build_critic(self):
+        c = self.config
+        return AutoEncoderD(self.shape, int(c["width"]), int(c["code_dim"]), int(c["layers"]), bool(c["spectral_norm"]))
+
+    def d_loss(self, x, y):
+        with torch.no_grad():
+            fake = self.generate(self.draw(len(x)))
+        loss_real, loss_fake = l1_loss(self.D, x), l1_loss(self.D, fake)
+        self._last = (float(loss_real.detach()), float(loss_fake.detach()))
+        return loss_real - self.k * loss_fake, {"l_real": loss_real, "l_fake": loss_fake}
+
+    def g_loss(self, x, y):
+        loss = l1_loss(self.D, self.generate(self.draw(len(x))))
+        return loss, {"l_gen": loss}
+
+    def after_d_step(self):
+        real, fake = self._last
+        g = float(self.config["gamma"])
+        self.k.fill_(k_update(float(self.k), real, fake, g, float(self.config["lambda_k"])))
+        self.convergence.fill_(real + abs(g * real - fake))
+
+    def extra_logs(self):
+        return {"k": self.k.clone(), "convergence": self.convergence.clone()}
