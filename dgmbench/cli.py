@@ -201,9 +201,11 @@ def _print_row(outcome, reg) -> None:
 
 
 def cmd_run(args) -> int:
+    from .distributed import init_from_env, is_main, rank_results
     from .runner import execute
     from .specs import RunRecord
 
+    device = init_from_env(args.device)  # under torchrun: join the process group; this process's device
     reg = _registry()
     spec = reg.model_for(args.plugin)
     cell_key, dataset = None, args.dataset
@@ -212,23 +214,27 @@ def cmd_run(args) -> int:
         cell_key, dataset = cell.key, args.dataset or cell.dataset
     record = RunRecord(model=spec.name, dataset=dataset or "digits", protocol=args.protocol, budget=args.budget,
                        seed=args.seed, config=_key_values(args.config), cell=cell_key, metrics=args.metrics,
-                       device=args.device, data_root=args.data_root, download=args.download,
+                       device=device, data_root=args.data_root, download=args.download,
                        overrides=_overrides(args), options=_metric_options(args))
-    outcome = execute(record, results=args.results, out_root=args.out, resume=args.resume,
-                      progress=not args.no_progress, reg=reg)
-    _print_row(outcome, reg)
+    outcome = execute(record, results=rank_results(args.results), out_root=args.out, resume=args.resume,
+                      progress=not args.no_progress and is_main(), reg=reg)
+    if is_main():
+        _print_row(outcome, reg)
     return 0
 
 
 def cmd_eval(args) -> int:
+    from .distributed import init_from_env, is_main, rank_results
     from .runner import evaluate_checkpoint
 
+    device = init_from_env(args.device)
     reg = _registry()
-    outcome = evaluate_checkpoint(args.checkpoint, args.metrics, results=args.results, device=args.device,
+    outcome = evaluate_checkpoint(args.checkpoint, args.metrics, results=rank_results(args.results), device=device,
                                   model=args.plugin, dataset=args.dataset, data_root=args.data_root,
                                   budget=args.budget, reg=reg,
                                   options={**_key_values(args.metric_option), **_metric_options(args)})
-    _print_row(outcome, reg)
+    if is_main():
+        _print_row(outcome, reg)
     return 0
 
 

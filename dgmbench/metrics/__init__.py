@@ -7,6 +7,7 @@ from typing import Any, Iterator
 
 import torch
 
+from .. import distributed
 from ..data import DataSplit, dequantize
 from ..specs import DatasetSpec
 
@@ -41,14 +42,18 @@ class MetricContext:
         """A CPU generator seeded from the run's seed, so metric noise is reproducible."""
         return torch.Generator().manual_seed(10_000 + self.seed + offset)
 
-    def test_batches(self, batch_size: int | None = None, model_input: bool = True
+    def test_batches(self, batch_size: int | None = None, model_input: bool = True, shard: bool = False
                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-        """Test batches on the device; with ``model_input`` continuous models get dequantized x."""
+        """Test batches on the device; with ``model_input`` continuous models get dequantized x.
+        With ``shard``, under torchrun each process gets its slice of every batch (drawn as in one
+        process); the metric then sums over the processes (:func:`dgmbench.distributed.all_sum`)."""
         g = self.generator()
         torch.manual_seed(self.seed)  # dynamic binarization of the test set draws from the global RNG
         for x, y in self.test.batches(batch_size or self.batch_size, device=self.device):
             if model_input:
                 x = model_input_for(self.model, self.dataset, x, g)
+            if shard:
+                x, y = distributed.shard(x, y)
             yield x, y
 
 

@@ -12,6 +12,7 @@ import math
 
 import torch
 
+from ..distributed import all_sum
 from . import MetricContext
 
 
@@ -35,9 +36,10 @@ def nll(ctx: MetricContext) -> dict:
     caps = model.capabilities()
     total, n, out = 0.0, 0, {}
     if "log_prob" in caps:
-        for x, _ in ctx.test_batches():
+        for x, _ in ctx.test_batches(shard=True):
             total += model.log_prob(x).double().sum().item()
             n += len(x)
+        total, n = all_sum(total, n)  # under torchrun: over every process's test examples
         out["nll_is_bound"] = 0.0
     elif "iw_bound" in caps:
         from .latent import importance_sampled_nll
@@ -47,9 +49,10 @@ def nll(ctx: MetricContext) -> dict:
         out.update({key: v for key, v in est.items() if key not in ("log_p_sum", "n")})
         out["nll_is_bound"] = 0.0
     else:
-        for x, _ in ctx.test_batches():
+        for x, _ in ctx.test_batches(shard=True):
             total += model.elbo(x).double().sum().item()
             n += len(x)
+        total, n = all_sum(total, n)
         out["nll_is_bound"] = 1.0
     value = -total / n + discretization_nats(ctx)
     out["nll"] = value

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .. import distributed
 from ..errors import DgmbenchError
 from ..features import extract, feature_net_for
 from ..features.reference import ReferenceStats, reference_statistics
@@ -56,9 +57,12 @@ def generated(ctx: MetricContext, net) -> tuple[np.ndarray, np.ndarray | None]:
         dev = torch.device(ctx.device)
         try:
             with torch.no_grad(), torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-                torch.manual_seed(20_000 + ctx.seed)
-                batches = sample_batches(ctx, n, int(ctx.options.get("sample_batch_size", ctx.batch_size)))
-                memo[key] = extract(net, batches, dev, dtype)
+                # under torchrun each process draws its share of the N samples, and the features are gathered
+                torch.manual_seed(20_000 + ctx.seed + 1_000_003 * distributed.rank())
+                batches = sample_batches(ctx, distributed.share(n),
+                                         int(ctx.options.get("sample_batch_size", ctx.batch_size)))
+                feats, probs = extract(net, batches, dev, dtype)
+                memo[key] = distributed.gather_rows(feats), distributed.gather_rows(probs)
         finally:
             model.train(was_training)
     return memo[key]
