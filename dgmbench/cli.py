@@ -317,7 +317,7 @@ def _write_leaderboard(reg, name, results, budget, fmt, output) -> None:
 
     protocol = reg.get("protocols", name)
     path = Path(results or default_results_path())
-    store = Store(path) if path.exists() else None
+    store = Store(path, readonly=True) if path.exists() else None  # reading never writes (no migration)
     df, caption = leaderboard.build(protocol, store, budget)
     text = leaderboard.export(df, caption, fmt)
     if output:

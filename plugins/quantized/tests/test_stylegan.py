@@ -1,0 +1,82 @@
+"""StyleGAN: style mixing seen through hooks, truncation at psi = 0, noise only through its scales."""
+import torch
+from conftest import images
+
+from dgmbench_quantized.models.stylegan import StyleGAN
+
+TINY = dict(z_dim=8, w_dim=8, mapping_layers=2, fmap_base=64, fmap_max=8, width=8)
+
+
+def tiny(**config):
+    torch.manual_seed(0)
+    return StyleGAN.build(images((3, 16, 16)), {**TINY, **config})
+
+
+def test_style_mixing_feeds_two_ws_either_side_of_the_crossover():
+    G = tiny().G.train()
+    mapped, seen = [], {}
+    G.mapping.register_forward_hook(lambda m, inp, out: mapped.append(out.detach()))
+    for i, layer in enumerate(G.layers):
+        layer.adain.style.register_forward_hook(lambda m, inp, out, i=i: seen.__setitem__(i, inp[0].detach()))
+    z = torch.randn(4, 8)
+    crossover = 3
+    G(z, crossover=crossover)
+    assert len(mapped) == 2 and not torch.allclose(mapped[0], mapped[1])
+    assert G.last_crossover == crossover and G.num_layers == 6
+    for i in range(G.num_layers):
+        expected = mapped[0] if i < crossover else mapped[1]
+        torch.testing.assert_close(seen[i], expected)
+    # and the training-time draw mixes at a random crossover with probability mixing_prob = 1
+    G.mixing_prob = 1.0
+    mapped.clear()
+    G(z)
+    assert len(mapped) == 2 and 1 <= G.last_crossover < G.num_layers
+
+
+def test_psi_zero_gives_the_same_image_for_every_z():
+    model = tiny(truncation_psi=0.0)
+    G = model.G
+    G.train()
+    for _ in range(5):  # track a mean w
+        G.styles(torch.randn(16, 8))
+    G.eval()
+    assert G.w_avg.abs().sum() > 0
+    noise = G.make_noise(1, torch.Generator().manual_seed(3))
+    noise = [n.expand(6, -1, -1, -1) for n in noise]
+    x = G(torch.randn(6, 8) * 3, noise=noise)
+    for k in range(1, 6):
+        torch.testing.assert_close(x[k], x[0])
+    G.truncation_psi = 1.0  # without truncation the images differ
+    x = G(torch.randn(6, 8), noise=noise)
+    assert (x[1] - x[0]).abs().max() > 1e-4
+
+
+def test_noise_acts_only_through_its_learned_scales():
+    G = tiny().G.eval()
+    z = torch.randn(3, 8)
+    a, b = G.make_noise(3, torch.Generator().manual_seed(1)), G.make_noise(3, torch.Generator().manual_seed(2))
+    torch.testing.assert_close(G(z, noise=a), G(z, noise=b))  # scales start at 0
+    with torch.no_grad():
+        for layer in G.layers:
+            layer.noise.scale.fill_(0.5)
+    assert (G(z, noise=a) - G(z, noise=b)).abs().max() > 1e-3
+    with torch.no_grad():
+        G.layers[2].noise.scale.zero_()
+    changed = []
+    for i in range(G.num_layers):  # changing one layer's noise matters only where its scale is not 0
+        c = list(a)
+        c[i] = b[i]
+        changed.append(bool((G(z, noise=a) - G(z, noise=c)).abs().max() > 1e-6))
+    assert changed == [i != 2 for i in range(G.num_layers)]
+
+
+def test_samples_have_the_datasets_shape_and_range_and_training_runs():
+    import contextlib
+
+    model = tiny()
+    opts = model.configure_optimizers(2e-4)
+    x = torch.rand(8, 3, 16, 16)
+    logs = model.train_step(x, None, opts, 0, contextlib.nullcontext)
+    assert {"loss_d", "loss_g", "r1"} <= set(logs)
+    s = model.sample(5)
+    assert s.shape == (5, 3, 16, 16) and float(s.min()) >= 0 and float(s.max()) <= 1
