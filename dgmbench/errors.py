@@ -41,3 +41,7 @@ class PluginError(DgmbenchError):
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM (``kill``, a batch scheduler's time limit): handled like Ctrl-C, exit code 143."""
+
+
+class StoreError(DgmbenchError):
+    """A results file that cannot be used: not SQLite, damaged, read-only, a folder, a full disk."""

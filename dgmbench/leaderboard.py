@@ -78,7 +78,7 @@ def measured(protocol: ProtocolSpec, store: Store | None, budget: str | None = N
     m["column"] = [f"{n} [{fn}]" if isinstance(fn, str) and fn else n for n, fn in zip(m.name, m.feature_net)]
     m = m.sort_values("created").drop_duplicates(["cell", "column", "seed"], keep="last")  # a rerun replaces
     stats = m.groupby(["cell", "column"]).value.agg(["mean", "std", "count"]).reset_index()
-    facts.update(budget=budget, devices=sorted(set(m.device)), runs=m.run_id.nunique(),
+    facts.update(budget=budget, devices=sorted({d for d in m.device if isinstance(d, str)}), runs=m.run_id.nunique(),
                  dates=sorted({pd.Timestamp(t, unit="s").strftime("%Y-%m-%d") for t in m.created}))
     return stats, facts
 

@@ -19,6 +19,8 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import StoreError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -66,17 +68,38 @@ CREATE INDEX IF NOT EXISTS metrics_run ON metrics(run_id);
 """
 
 
-class Store:
-    """A handle on one results file. Every write is its own short transaction."""
+#: the tables and columns of the first results files: a file lacking any of them is damaged
+#: (tables and columns added since are created when a run writes)
+REQUIRED = {"runs": {"run_id", "created", "status", "protocol", "model", "dataset", "budget", "seed", "config",
+                     "record"},
+            "metrics": {"run_id", "metric", "name", "value", "created"}}
+SQLITE_HEADER = b"SQLite format 3\x00"
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+class Store:
+    """A handle on one results file. Every write is its own short transaction.
+
+    Opening checks the file: a folder, a file that is not SQLite, or a dgmbench file with a table
+    or column of :data:`REQUIRED` missing (damaged) is refused with a :class:`StoreError`, and
+    nothing is written into it. ``readonly`` (leaderboards, listings, reports) opens it for
+    reading only: no schema upgrade, no ``abandoned`` marks, no ``-wal``/``-shm`` files left, the
+    file's bytes unchanged. Otherwise tables and columns added since the file was written are
+    created (the one place the schema is created or upgraded) and dead ``running`` rows settled.
+    """
+
+    def __init__(self, path: str | Path, readonly: bool = False):
+        self.path, self.readonly = Path(path), readonly
+        _check_file(self.path, readonly)
         with self._connect() as db:
+            tables = _check_schema(db, self.path)
+            if readonly:
+                self._tables = tables
+                return
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
             self._add_new_columns(db)
             self._mark_abandoned(db)
+        self._tables = set(REQUIRED) | {"history"}
 
     @staticmethod
     def _add_new_columns(db) -> None:
@@ -100,13 +123,41 @@ class Store:
 
     @contextmanager
     def _connect(self):
-        db = sqlite3.connect(self.path, timeout=60)
-        db.execute("PRAGMA busy_timeout=60000")
+        """A connection; SQLite's errors become one :class:`StoreError` line naming the file.
+        Read-only: ``mode=ro``, or ``immutable=1`` when no ``-wal`` file exists (then SQLite
+        creates no ``-shm`` file either; the whole database is in the main file)."""
+        try:
+            if self.readonly:
+                mode = "mode=ro" if Path(f"{self.path}-wal").exists() else "immutable=1"
+                db = sqlite3.connect(f"{self.path.resolve().as_uri()}?{mode}", uri=True, timeout=60)
+            else:
+                if not self.path.parent.is_dir():
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.path, timeout=60)
+            db.execute("PRAGMA busy_timeout=60000")
+        except (sqlite3.Error, OSError) as exc:
+            raise _store_error(self.path, exc) from None
         try:
             with db:  # commits, or rolls back on error
                 yield db
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc) from None
         finally:
             db.close()
+
+    def _select(self, db, table: str, query: str, params=()):
+        """``query`` on ``table`` as a DataFrame, with every column this dgmbench knows (absent
+        ones, in a file from an older version opened read-only, are None)."""
+        import pandas as pd
+
+        if table not in self._tables:  # an empty file opened read-only
+            df = pd.DataFrame()
+        else:
+            df = pd.read_sql_query(query, db, params=params)
+        for name in _schema_columns(table):
+            if name not in df.columns:
+                df[name] = None
+        return df
 
     def start_run(self, **fields) -> str:
         run_id = fields.pop("run_id", None) or uuid.uuid4().hex[:12]
@@ -134,18 +185,84 @@ class Store:
                            [(run_id, metric, k, float(v), feature_net, now) for k, v in values.items()])
 
     def runs(self):
-        import pandas as pd
-
         with self._connect() as db:
-            return pd.read_sql_query("SELECT * FROM runs ORDER BY created", db)
+            return self._select(db, "runs", "SELECT * FROM runs ORDER BY created")
 
     def metrics(self):
-        import pandas as pd
-
         with self._connect() as db:
-            return pd.read_sql_query(
-                "SELECT m.*, r.protocol, r.protocol_version, r.cell, r.model, r.dataset, r.budget, r.seed, "
-                "r.status, r.device FROM metrics m JOIN runs r USING (run_id) ORDER BY m.created", db)
+            df = self._select(db, "metrics",
+                              "SELECT m.*, r.protocol, r.protocol_version, r.cell, r.model, r.dataset, r.budget, "
+                              "r.seed, r.status, r.device FROM metrics m JOIN runs r USING (run_id) "
+                              "ORDER BY m.created")
+        for name in ("protocol", "protocol_version", "cell", "model", "dataset", "budget", "seed", "status",
+                     "device"):
+            if name not in df.columns:
+                df[name] = None
+        return df
+
+
+def _schema_columns(table: str) -> list[str]:
+    """The columns :data:`SCHEMA` gives ``table``, in order."""
+    body = SCHEMA.split(f"CREATE TABLE IF NOT EXISTS {table} (")[1].split(");")[0]
+    return [line.split()[0] for line in body.strip().splitlines()]
+
+
+def _check_file(path: Path, readonly: bool) -> None:
+    """Refuse a folder, a missing file to read, or a file that is not SQLite (by its header)."""
+    if path.is_dir():
+        raise StoreError(f"results file {path} is a folder; pass a file, e.g. --results {path / 'results.sqlite'}")
+    if not path.exists():
+        if readonly:
+            raise StoreError(f"no results file at {path} (run something first, or pass --results FILE)")
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise StoreError(f"results file {path} cannot be read: {exc.strerror or exc}") from None
+    if head and head != SQLITE_HEADER:
+        raise StoreError(f"{path} is not a dgmbench results file (not SQLite); pass another --results file")
+
+
+def _check_schema(db, path: Path) -> set:
+    """The file's tables; a damaged dgmbench file (a table or column of REQUIRED missing) or an
+    SQLite file of another program is refused before anything is written."""
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    ours = tables & (set(REQUIRED) | {"history"})
+    if tables and not ours:
+        raise StoreError(f"{path} is an SQLite file of another program (tables: {', '.join(sorted(tables))}), "
+                         "not a dgmbench results file; pass another --results file")
+    if not ours:
+        return tables
+    missing = [t for t in REQUIRED if t not in tables]
+    for table in REQUIRED:
+        if table in tables:
+            have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            missing += [f"{table}.{c}" for c in sorted(REQUIRED[table] - have)]
+    if missing:
+        raise StoreError(f"results file {path} is damaged ({', '.join(missing)} missing); dgmbench does not write "
+                         f"into it: restore a copy, or move it aside and start a new file (see README, Errors)")
+    return tables
+
+
+def _store_error(path: Path, exc: BaseException) -> StoreError:
+    """SQLite's and the OS's faults as one line that names the file and says what to do."""
+    text = str(exc)
+    if "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
+        why = "is read-only (the file or its folder); make it writable or pass another --results file"
+    elif "full" in text or getattr(exc, "errno", None) == 28:
+        why = "cannot be written: no space left on the device; free some space"
+    elif "not a database" in text:
+        why = "is not a dgmbench results file (not SQLite); pass another --results file"
+    elif "malformed" in text:
+        why = "is damaged (SQLite: database disk image is malformed); restore a copy"
+    elif "unable to open" in text:
+        why = "cannot be opened (missing folder or no permission); check the path or pass another --results file"
+    elif "locked" in text:
+        why = "is locked by another process for over a minute; try again"
+    else:
+        why = f"cannot be used ({type(exc).__name__}: {text})"
+    return StoreError(f"results file {path} {why}")
 
 
 def _alive(pid: int) -> bool:

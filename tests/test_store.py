@@ -45,6 +45,8 @@ def test_an_older_results_file_gets_the_new_columns(tmp_path):
                "protocol TEXT NOT NULL, model TEXT NOT NULL, dataset TEXT NOT NULL, budget TEXT NOT NULL, "
                "seed INTEGER NOT NULL, config TEXT NOT NULL, record TEXT NOT NULL)")
     db.execute("INSERT INTO runs VALUES ('old', 0, 'ok', 'p', 'm', 'd', 'quick', 0, '{}', '{}')")
+    db.execute("CREATE TABLE metrics (run_id TEXT NOT NULL, metric TEXT NOT NULL, name TEXT NOT NULL, "
+               "value REAL, feature_net TEXT, created REAL NOT NULL)")
     db.commit()
     db.close()
     store = Store(path)
