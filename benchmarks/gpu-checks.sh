@@ -9,6 +9,9 @@
 # b: the k = 5000 NLL four ways (issue 3; OWED for issue 10 item 1: its PASS/FAIL line, the
 #    planner's suite within 2x of the fully batched time), features from the sampler vs a PNG
 #    folder and FID fp32 vs bf16 (issue 5; OWED for issue 10 item 3: bf16 is CUDA-only now)  ~9 minutes
+# r: OWED for issue 13 (reversible networks): RevNet vs ResNet step time and CUDA peak memory side
+#    by side, revnet-memory with its CUDA column, the six CIFAR-10 cells of revnet-table and the
+#    irevnet cell at a named 500-step budget, the plugin's tests on a CUDA box      ~9 minutes
 # Every step has its own time limit and its output goes to $OUT (the device tool brings $OUT back),
 # so a slow step cannot take the others down.
 set -uo pipefail
@@ -23,7 +26,7 @@ step() { local t=$1; shift; echo "== [$t s] $*" | tee -a "$OUT/log.txt"; timeout
 find "$STAGE/data" -name '*.gz' -exec gunzip -f {} + 2>/dev/null
 pip install -q --no-index --find-links "$STAGE/wheels" pytest setuptools wheel >>"$OUT/log.txt" 2>&1
 pip install -q --no-index --no-deps --no-build-isolation -e . -e plugins/baselines -e plugins/flows \
-  -e plugins/autoregressive -e plugins/latent >>"$OUT/log.txt" 2>&1
+  -e plugins/autoregressive -e plugins/latent -e plugins/reversible >>"$OUT/log.txt" 2>&1
 { nvidia-smi --query-gpu=name,memory.total --format=csv; python -c "import torch; print(torch.__version__)"; } \
   >>"$OUT/log.txt" 2>&1
 
@@ -33,10 +36,21 @@ if [[ $PART == a ]]; then
   step 200 python benchmarks/train_throughput.py --device cuda --steps 10 --warmup 3 \
     --models realnvp glow pixelcnn gated-pixelcnn pixelcnnpp
   step 80 python plugins/autoregressive/benchmarks/sampling.py --device cuda --models pixelcnnpp
-else
+elif [[ $PART == b ]]; then
   step 150 python benchmarks/iwae_nll.py --device cuda --n 1000
   step 90 python benchmarks/iwae_nll.py --device cuda --n 10000 --skip per-image chunk-64
   step 300 python benchmarks/sample_features.py --device cuda --n 50000 --feature-net domain \
     --data-root "$DGMBENCH_DATA" --max-train 10000
+elif [[ $PART == r ]]; then  # issue 13; every number below is still owed
+  step 60 python -m pytest -q plugins/reversible/tests
+  step 90 python plugins/reversible/benchmarks/revnet_cost.py --device cuda --batch 128 --steps 5
+  step 60 dgmbench reproduce revnet-memory --budget full --device cuda --no-progress \
+    --output "$OUT/revnet-memory.md"
+  # the paper trains 80,000 steps per cell (hours per cell on one GPU): a named 500-step budget here
+  step 270 dgmbench reproduce revnet-table --budget full --max-steps 500 --device cuda --no-progress \
+    --cells cifar10-resnet32 cifar10-revnet38 cifar10-resnet110 cifar10-revnet110 cifar10-resnet164 \
+    cifar10-revnet164 --output "$OUT/revnet-table.md"
+  step 60 dgmbench reproduce irevnet --budget full --max-steps 500 --device cuda --no-progress \
+    --output "$OUT/irevnet.md"
 fi
 tail -c 12000 "$OUT/log.txt"

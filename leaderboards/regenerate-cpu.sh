@@ -9,7 +9,7 @@
 set -uo pipefail
 DATA=${DGMBENCH_DATA:-../shared/data}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-want=" ${*:-posterior-collapse cifar10-bpd mnist-nll iwae-table} "
+want=" ${*:-posterior-collapse cifar10-bpd mnist-nll iwae-table revnet-memory revnet-table irevnet} "
 
 reproduce() {  # protocol, then extra arguments
   local name=$1; shift
@@ -56,4 +56,24 @@ if [[ $want == *" iwae-table "* ]]; then
   reproduce iwae-table "${B[@]}" --metric nll --metric active_units --metric fid --metric inception_score \
     --feature-net domain
   csv iwae-table
+fi
+
+if [[ $want == *" revnet-memory "* ]]; then
+  # trains nothing: one training step per model; on a shared CPU at batch 16 (the full budget's
+  # 128 is owed to the GPU run; saved bytes scale with the batch, the ratios do not) and one timed step
+  reproduce revnet-memory --budget full --metric-option memory_batch=16 --metric-option throughput_steps=1
+  csv revnet-memory
+fi
+
+if [[ $want == *" revnet-table "* ]]; then
+  # the 32/38 pair on CIFAR-10 only, 40 steps of batch 32 at the paper's lr 0.1, 500 test images
+  # (the other cells, and the paper's 80,000 steps, are owed to a GPU: benchmarks/gpu-checks.sh r)
+  reproduce revnet-table --budget full --cells cifar10-resnet32 cifar10-revnet38 --max-steps 40 --batch-size 32 \
+    --max-test-examples 500 --metric-option memory_batch=16 --metric-option throughput_steps=1
+  csv revnet-table
+fi
+
+if [[ $want == *" irevnet "* ]]; then
+  reproduce irevnet --budget full --max-steps 60 --batch-size 32 --max-test-examples 500
+  csv irevnet
 fi

@@ -112,4 +112,4 @@ class Classifier(Model):
         loss = self.loss(x, y)  # float32 on purpose (see the module docstring)
         loss.backward()
         opt.step()
-        return {"loss": loss.detach(), "lr": torch.tensor(lr)}
+        return {"loss": loss.detach(), "lr": torch.tensor(lr, device=loss.device)}

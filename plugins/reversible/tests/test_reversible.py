@@ -117,3 +117,17 @@ def test_reversible_sequence_is_plain_without_grad():
     x = torch.randn(2, 4, 3, 3)
     with torch.no_grad():
         assert torch.equal(reversible_sequence(x, blocks), blocks[0](x))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_peak_flat_in_depth_for_revnet():
+    """On a GPU the allocator's peak tells the same story as the saved-tensor count."""
+    dev = torch.device("cuda")
+    x, y = (t.to(dev) for t in batch(64, torch.float32))
+
+    def peak(units, memory_saving=True):
+        net = tiny_revnet(units, memory_saving, torch.float32).to(dev)
+        return step_memory(net, x, y, dev)["cuda_peak_mib"]
+
+    assert peak((8, 8, 8)) <= 1.3 * peak((2, 2, 2))
+    assert peak((8, 8, 8), False) > 2 * peak((2, 2, 2), False)
