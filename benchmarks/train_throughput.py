@@ -1,4 +1,6 @@
-"""Training images/s per model: plain fp32 eager against bf16 autocast + torch.compile, side by side.
+"""Training images/s per model: plain fp32 eager against bf16 autocast + torch.compile, side by side;
+and, with ``--vs-harness``, the harness's training loop against a bare loop over the same
+``train_step`` (issue 10: target >= 0.95 of the bare loop's steps/s).
 
 Each model is built by its plugin for the dataset's shape (CIFAR-10 by default: 3x32x32, 256 levels)
 and trained with its own ``train_step`` on random images of that shape for ``--steps`` timed steps
@@ -7,6 +9,15 @@ the speed-up; the target on a GPU is at least 2x on the convolutional models.
 
     python benchmarks/train_throughput.py --device cuda [--models realnvp glow pixelcnn ...]
     python benchmarks/train_throughput.py --device cpu --steps 3 --warmup 1 --models realnvp --no-compile
+    python benchmarks/train_throughput.py --vs-harness --device cpu   # 1-layer VAE and RealNVP on CIFAR-10
+
+``--vs-harness``: for the 1-layer VAE on dynamically binarized MNIST and RealNVP on CIFAR-10 (random
+data of their shapes, held in memory like a loaded split), steps/s of ``dgmbench.training.fit`` (logs
+read every ``log_every`` steps, binarization or dequantization on the device, full batches, no held-out
+curve or checkpoint) against a bare loop that cuts random batches of the same size on the device (with
+the same binarization or dequantization) and calls the same ``train_step``. Repeats are interleaved
+(bare, harness, bare, ...) and each side keeps its best, so a shared machine's noise hits both; prints
+PASS/FAIL per model against the 0.95 target.
 """
 from __future__ import annotations
 
@@ -45,6 +56,72 @@ def images_per_second(model, ds, device, batch: int, steps: int, warmup: int, fa
     return batch * steps / (time.perf_counter() - start)
 
 
+HARNESS_TARGET = 0.95
+HARNESS_CASES = [("vae", "mnist-binary", {"layers": 1, "k": 1}, 100), ("realnvp", "cifar10", {}, 64)]
+
+
+def bare_steps_per_second(model, ds, split, device, batch: int, steps: int) -> float:
+    """The same train_step over the same batches, with nothing around it."""
+    optimizers = model.configure_optimizers(1e-4)
+    x_all = split.x.to(device)
+    autocast = autocast_for(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    for i in range(steps):
+        idx = torch.randint(0, len(x_all), (batch,), device=device)
+        x = x_all[idx]
+        x = split.transform(x) if split.transform is not None else x
+        model.train_step(model_input_for(model, ds, x), None, optimizers, i, autocast)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return steps / (time.perf_counter() - start)
+
+
+def harness_steps_per_second(model, ds, split, device, batch: int, steps: int) -> float:
+    from dgmbench.specs import Budget
+    from dgmbench.training import fit
+
+    budget = Budget("bench", epochs=1000, batch_size=batch, lr=1e-4, max_steps=steps)
+    start = time.perf_counter()
+    fit(model, split, ds, budget, device, progress=False)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return steps / (time.perf_counter() - start)
+
+
+def vs_harness(args, device) -> None:
+    from dgmbench.data import DataSplit, dynamic_binarize
+
+    reg = load_registry()
+    print(f"device {device}; best of {args.repeats} interleaved repeats of {args.steps} steps "
+          f"(+{args.warmup} warm-up); target harness/bare >= {HARNESS_TARGET}")
+    print(f"{'model':24s} {'bare steps/s':>13s} {'harness steps/s':>16s} {'ratio':>6s}")
+    for name, dataset, config, batch in HARNESS_CASES:
+        if name not in reg.items["models"]:
+            print(f"{name:24s} not installed")
+            continue
+        ds, spec = reg.dataset(dataset), reg.items["models"][name]
+        g = torch.Generator().manual_seed(0)
+        x = torch.randint(0, ds.levels, (max(4 * batch, 1024), *ds.shape), generator=g).float() / (ds.levels - 1)
+        if ds.levels == 2:  # binarized data: grey levels, drawn on every use as the dataset does
+            x = torch.rand(x.shape, generator=g)
+        split = DataSplit(x, transform=dynamic_binarize if ds.levels == 2 else None)
+        torch.manual_seed(0)
+        model = build_model(spec, ds, {**spec.defaults, **config}).to(device).train()
+        bare_steps_per_second(copy.deepcopy(model), ds, split, device, batch, args.warmup)  # warm-up
+        best = {"bare": 0.0, "harness": 0.0}
+        for _ in range(args.repeats):
+            best["bare"] = max(best["bare"], bare_steps_per_second(copy.deepcopy(model), ds, split, device, batch,
+                                                                   args.steps))
+            best["harness"] = max(best["harness"], harness_steps_per_second(copy.deepcopy(model), ds, split,
+                                                                            device, batch, args.steps))
+        ratio = best["harness"] / best["bare"]
+        label = f"{name} on {dataset} (b={batch})"
+        print(f"{label:24s} {best['bare']:13.2f} {best['harness']:16.2f} {ratio:6.3f}  "
+              f"{'PASS' if ratio >= HARNESS_TARGET else 'FAIL'}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="+", default=MODELS)
@@ -55,8 +132,12 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--no-compile", action="store_true", help="bf16 autocast alone (compilation is slow on a CPU)")
     ap.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="model config (all models)")
+    ap.add_argument("--vs-harness", action="store_true", help="harness loop vs a bare loop (issue 10)")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats for --vs-harness")
     args = ap.parse_args()
     device = torch.device(args.device)
+    if args.vs_harness:
+        return vs_harness(args, device)
     reg = load_registry()
     ds = reg.dataset(args.dataset)
     config = _key_values(args.config)

@@ -50,20 +50,33 @@ def save_samples(model, path: Path, n: int = 64, data: torch.Tensor | None = Non
     return path
 
 
-def save_curves(history: list[dict], path: Path) -> Path | None:
-    """Every logged value against the epoch, one panel each."""
-    keys = [k for k in (history[0] if history else {}) if k not in ("epoch", "step", "seconds")]
-    if not keys:
+def save_curves(history: list[dict], path: Path, unit: str = "") -> Path | None:
+    """The training curves against the optimizer step: the held-out NLL in the run's reported unit
+    (``unit``: bits/dim or nats, the same quantity as the final ``nll``) first, then each training
+    log (in the model's own units), one labelled panel each. ``history``: ``{"step", "name",
+    "value"}`` rows as :func:`dgmbench.training.fit` records them."""
+    held_out = "test/bpd" if unit == "bits/dim" else "test/nll"
+    series: dict[str, list] = {}
+    for row in history:
+        if row["name"].startswith("train/") or row["name"] == held_out:
+            series.setdefault(row["name"], []).append((row["step"], row["value"]))
+    names = sorted(series, key=lambda n: (n != held_out, n))
+    if not names:
         return None
     plt = _pyplot()
     if plt is None:
         return None
-    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
-    epochs = [h["epoch"] for h in history]
-    for ax, key in zip(axes[0], keys):
-        ax.plot(epochs, [h.get(key) for h in history], marker="o", ms=3)
-        ax.set_xlabel("epoch")
-        ax.set_title(key)
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        steps, values = zip(*series[name])
+        ax.plot(steps, values, marker="o", ms=3)
+        ax.set_xlabel("optimizer step")
+        if name == held_out:
+            ax.set_ylabel(f"held-out NLL ({unit})")
+            ax.set_title("test NLL")
+        else:
+            ax.set_ylabel(f"{name[len('train/'):]} (model's units)")
+            ax.set_title(f"training {name[len('train/'):]}")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -51,13 +51,15 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 BUDGET_FLAGS = {"epochs": int, "max_seconds": float, "max_steps": int, "lr": float, "batch_size": int,
-                "max_train_examples": int, "max_test_examples": int}
+                "max_train_examples": int, "max_test_examples": int, "log_every": int, "eval_every": int}
 
 
 def _budget_flags(p: argparse.ArgumentParser) -> None:
     for name, typ in BUDGET_FLAGS.items():
         p.add_argument("--" + name.replace("_", "-"), type=typ,
-                       help=f"override the budget's {name.replace('_', ' ')} (renames the budget)")
+                       help="a safety cap on training time: a run it stops before its planned steps is stored "
+                            "'truncated' (does not rename the budget)" if name == "max_seconds" else
+                       f"override the budget's {name.replace('_', ' ')} (renames the budget)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -162,6 +164,39 @@ def _overrides(args) -> dict:
     return out
 
 
+def _check_numbers(args) -> None:
+    """Numeric flags and metric options in range and finite (dgmbench.options), before any work."""
+    from .options import check_all
+
+    check_all({n: getattr(args, n, None) for n in [*BUDGET_FLAGS, "grid_samples"]})
+    check_all({"seed": getattr(args, "seeds", None) or getattr(args, "seed", None)})
+    check_all(_key_values(getattr(args, "metric_option", None)), prefix="")
+
+
+def _check_names(args) -> None:
+    """Misspelt plugin, dataset, budget, metric, protocol or feature-network names fail here, in a
+    fraction of a second: before a command imports torch (about 2 s)."""
+    if args.command not in ("run", "eval", "reproduce", "score-folder"):
+        return
+    from .budgets import resolve_budget
+    from .plugins import load_registry
+
+    reg = load_registry()  # the command loads it again and reports broken plugins
+    if getattr(args, "plugin", None):
+        reg.model_for(args.plugin)
+    if getattr(args, "dataset", None):
+        reg.dataset(args.dataset)
+    if getattr(args, "budget", None):
+        resolve_budget(args.budget)
+    for name in getattr(args, "metrics", None) or []:
+        reg.get("metrics", name)
+    if getattr(args, "feature_net", None):
+        reg.get("feature_networks", args.feature_net)
+    protocol = args.name if args.command == "reproduce" else getattr(args, "protocol", None)
+    if protocol not in (None, "default"):
+        reg.get("protocols", protocol)
+
+
 def _pick_cell(reg, protocol_name: str, model: str, dataset: str | None, cell: str | None):
     protocol = reg.get("protocols", protocol_name)
     if cell:
@@ -197,6 +232,8 @@ def _print_row(outcome, reg) -> None:
             if joins(r, cell):
                 row.update({f"{col} (paper)": r[col] for col in protocol.columns.values()})
     print(_table([list(row.values())], list(row.keys())))
+    if getattr(outcome, "stopped", ""):
+        print(f"truncated: {outcome.stopped}")
     print(f"run {outcome.run_id} stored; samples, curves and checkpoint in {outcome.out_dir}")
 
 
@@ -345,7 +382,7 @@ def _done_cells(results, protocol, budget: str) -> dict:
     store = Store(path)
     runs = store.runs()
     runs = runs[(runs.protocol == protocol.name) & (runs.protocol_version == protocol.version)
-                & (runs.budget == budget) & runs.status.isin(["ok", "partial"])]
+                & (runs.budget == budget) & runs.status.isin(["ok", "partial", "truncated"])]
     measured = store.metrics().groupby("run_id").metric.agg(set)
     done: dict = {}
     for run in runs.itertuples():
@@ -472,6 +509,7 @@ def main(argv=None) -> int:
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate)  # a killed run settles like a Ctrl-C'd one
     try:
+        _check_numbers(args)
         return COMMANDS[args.command](args)
     except DgmbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -234,6 +234,18 @@ def load_omniglot(split: str, root=None, download=False, binarize: str | None = 
     return DataSplit(_images(arr), y, transform=dynamic_binarize if binarize == "dynamic" else None, note=note)
 
 
+def _read_image(loader, path: str):
+    """One image, or a DataError naming a file that is not one (refused, not skipped: a silently
+    smaller data set would change the numbers without a word)."""
+    from PIL import UnidentifiedImageError
+
+    try:
+        return loader(path)
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise DataError(f"imagefolder: {path} is not a readable image ({type(exc).__name__}); "
+                        "fix or remove the file") from None
+
+
 def imagefolder_spec(path: str) -> DatasetSpec:
     """A user's own images in torchvision's ImageFolder layout (PATH/class/*.png), or
     PATH/train/class/... and PATH/test/class/... when both exist. All images are resized to
@@ -246,9 +258,13 @@ def imagefolder_spec(path: str) -> DatasetSpec:
     first = next((p for p in sorted(root.rglob("*")) if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp"}), None)
     if first is None:
         raise DataError(f"imagefolder: no .png/.jpg images under {root}")
-    with Image.open(first) as im:
-        mode = "L" if im.mode in ("1", "L", "I", "I;16") else "RGB"  # grey stays 1 channel
-        size = im.size
+    try:
+        with Image.open(first) as im:
+            mode = "L" if im.mode in ("1", "L", "I", "I;16") else "RGB"  # grey stays 1 channel
+            size = im.size
+    except OSError as exc:
+        raise DataError(f"imagefolder: {first} is not a readable image ({type(exc).__name__}); "
+                        "fix or remove the file") from None
     channels = 1 if mode == "L" else 3
 
     def load(split: str, root_=None, download=False) -> DataSplit:
@@ -257,8 +273,14 @@ def imagefolder_spec(path: str) -> DatasetSpec:
         split_dir = root / split
         has_splits = (root / "train").is_dir() and (root / "test").is_dir()
         folder = split_dir if has_splits else root
-        ds = tvd.ImageFolder(str(folder), loader=lambda p: Image.open(p).convert(mode).resize(size))
-        arr = np.stack([np.asarray(ds.loader(p)) for p, _ in ds.samples])
+        try:
+            ds = tvd.ImageFolder(str(folder), loader=lambda p: Image.open(p).convert(mode).resize(size))
+        except FileNotFoundError:  # torchvision: a class folder without a single image file
+            empty = [d for d in sorted(folder.iterdir()) if d.is_dir() and not any(
+                f.suffix.lower() in tvd.folder.IMG_EXTENSIONS for f in d.rglob("*") if f.is_file())]
+            raise DataError(f"imagefolder: class folder {empty[0] if empty else folder} holds no image "
+                            "(.png/.jpg...); add images or remove the folder") from None
+        arr = np.stack([np.asarray(_read_image(ds.loader, p)) for p, _ in ds.samples])
         y = np.array([t for _, t in ds.samples])
         if not has_splits:
             train, test = _split_indices(len(arr), 0.1)

@@ -45,3 +45,13 @@ class Terminated(KeyboardInterrupt):
 
 class StoreError(DgmbenchError):
     """A results file that cannot be used: not SQLite, damaged, read-only, a folder, a full disk."""
+
+
+class ConfigError(DgmbenchError):
+    """A model config key the model does not declare, or a value of the wrong type."""
+
+
+def closest(name: str, known) -> str:
+    """'; did you mean a, b?' for the known names closest to ``name`` (or '')."""
+    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.5)
+    return f"; did you mean {', '.join(close)}?" if close else ""

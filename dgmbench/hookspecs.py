@@ -99,12 +99,14 @@ def dgmbench_epoch_end(record, model, epoch, logs):
     """Called after every training epoch with that epoch's mean logs (``{"loss": ...}``).
 
     Return ``True`` to stop training early (for example an early-stopping plugin); the run then
-    goes on to evaluation as if the budget had run out.
+    goes on to evaluation, and is stored ``truncated`` if it stopped before the budget's planned
+    steps.
     """
 
 
 @hookspec
 def dgmbench_run_end(record, results, status):
-    """Called when a run ends, with its metric values and status (``ok``, ``failed``, ``partial``,
-    or ``interrupted`` by Ctrl-C or SIGTERM). Exceptions raised here are reported but do not change
+    """Called when a run ends, with its metric values and status (``ok``, ``truncated`` -- training
+    stopped by ``--max-seconds`` or an epoch-end hook before the planned steps --, ``failed``,
+    ``partial``, or ``interrupted`` by Ctrl-C or SIGTERM). Exceptions raised here are reported but do not change
     the run's status."""

@@ -20,6 +20,8 @@ from .store import Store
 #: sample-quality values shown whenever measured, tagged with their feature network
 SAMPLE_VALUES = ("fid", "is", "kid", "precision", "recall")
 FORMATS = ("md", "csv", "json", "latex")
+#: the mark of a value measured on truncated runs (explained in the caption)
+TRUNCATED = "†"
 
 
 def reference_table(protocol: ProtocolSpec) -> pd.DataFrame:
@@ -64,7 +66,8 @@ def measured(protocol: ProtocolSpec, store: Store | None, budget: str | None = N
     if store is None:
         return pd.DataFrame(), facts
     m = store.metrics()
-    m = m[(m.protocol == protocol.name) & (m.protocol_version == protocol.version) & (m.status.isin(["ok", "partial"]))]
+    m = m[(m.protocol == protocol.name) & (m.protocol_version == protocol.version)
+          & (m.status.isin(["ok", "partial", "truncated"]))]
     if budget is None and len(m):
         budget = m.sort_values("created").budget.iloc[-1]  # the latest budget, never a mix
     m = m[m.budget == budget]
@@ -77,8 +80,12 @@ def measured(protocol: ProtocolSpec, store: Store | None, budget: str | None = N
         return pd.DataFrame(), facts
     m["column"] = [f"{n} [{fn}]" if isinstance(fn, str) and fn else n for n, fn in zip(m.name, m.feature_net)]
     m = m.sort_values("created").drop_duplicates(["cell", "column", "seed"], keep="last")  # a rerun replaces
-    stats = m.groupby(["cell", "column"]).value.agg(["mean", "std", "count"]).reset_index()
-    facts.update(budget=budget, devices=sorted({d for d in m.device if isinstance(d, str)}), runs=m.run_id.nunique(),
+    runs = store.runs()
+    stopped = set(runs.run_id[runs.stopped.notna()]) if "stopped" in runs else set()
+    m["truncated"] = m.run_id.isin(stopped) | (m.status == "truncated")
+    stats = m.groupby(["cell", "column"]).agg(mean=("value", "mean"), std=("value", "std"),
+                                               count=("value", "count"), truncated=("truncated", "sum")).reset_index()
+    facts.update(truncated=int(m[m.truncated].run_id.nunique()), budget=budget, devices=sorted({d for d in m.device if isinstance(d, str)}), runs=m.run_id.nunique(),
                  dates=sorted({pd.Timestamp(t, unit="s").strftime("%Y-%m-%d") for t in m.created}))
     return stats, facts
 
@@ -110,6 +117,8 @@ def build(protocol: ProtocolSpec, store: Store | None, budget: str | None = None
         df[f"{col} (ours) std"] = [sub["std"].get(c) if c in getattr(sub, "index", []) else None for c in df.cell]
         df[f"{col} (ours) seeds"] = [sub["count"].get(c) if c in getattr(sub, "index", []) else None
                                      for c in df.cell]
+        df[f"{col} (ours) truncated"] = [int(sub["truncated"].get(c)) if c in getattr(sub, "index", []) else None
+                                         for c in df.cell]
     facts_line = (f"Protocol {protocol.name} v{protocol.version}, budget {facts['budget'] or '-'}; "
                   f"{facts['runs']} measured runs" + (f" on {', '.join(facts['devices'])}" if facts["devices"] else "")
                   + (f" ({', '.join(facts['dates'])})" if facts["dates"] else "") + "."
@@ -118,19 +127,25 @@ def build(protocol: ProtocolSpec, store: Store | None, budget: str | None = None
     df.attrs["paper_decimals"] = {f"{theirs} (paper)": ref.attrs.get("decimals", {}).get(theirs)
                                   for theirs in protocol.columns.values()}
     claims = resolve(protocol.claims)(df) if protocol.claims else []
+    if facts.get("truncated"):
+        facts_line += (f" {TRUNCATED} marks a value whose runs include truncated ones ({facts['truncated']} runs): "
+                       "training stopped before the budget's planned steps (each run's 'stopped' says by what "
+                       "and after how many steps).")
     caption = " ".join(x for x in (protocol.caption, facts_line, *claims) if x)
     return df, caption
 
 
 def _display(df: pd.DataFrame) -> pd.DataFrame:
     """One 'mean ± std (n)' text column per measured value, for md and LaTeX."""
-    out = df.drop(columns=[c for c in df.columns if c.endswith(" std") or c.endswith(" seeds")])
+    out = df.drop(columns=[c for c in df.columns if c.endswith((" std", " seeds", " truncated"))])
     for col in [c for c in out.columns if c.endswith(" (ours)")]:
         mean, std, n = df[col], df[f"{col} std"], df[f"{col} seeds"]
+        cut = df[f"{col} truncated"] if f"{col} truncated" in df else [None] * len(df)
         out[col] = [
             "" if m is None or pd.isna(m) else
             f"{m:.3f}" + (f" ± {s:.3f} (n={int(k)})" if k is not None and not pd.isna(k) and k > 1 else "")
-            for m, s, k in zip(mean, std, n)]
+            + (f" {TRUNCATED}" if t is not None and not pd.isna(t) and t > 0 else "")
+            for m, s, k, t in zip(mean, std, n, cut)]
     for col, decimals in df.attrs.get("paper_decimals", {}).items():  # the reference's own precision
         if col in out and decimals is not None:
             out[col] = ["" if v is None or pd.isna(v) else f"{v:.{decimals}f}" if isinstance(v, (int, float)) else v
@@ -143,20 +158,41 @@ def _align(shown: pd.DataFrame) -> list[str]:
     return ["right" if c.endswith(("(paper)", "(ours)")) else "left" for c in shown.columns]
 
 
+def _md_text(value) -> str:
+    """Markdown cell or caption text that renders as text: HTML markup escaped, a ``|`` kept out of
+    the table's column structure, one line."""
+    import html
+
+    return html.escape(str(value), quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+def _latex_text(value) -> str:
+    """The caption as LaTeX text (tabulate's latex formats escape the cells the same way)."""
+    from tabulate import LATEX_ESCAPE_RULES
+
+    return "".join(LATEX_ESCAPE_RULES.get(ch, ch) for ch in str(value))
+
+
 def export(df: pd.DataFrame, caption: str, fmt: str) -> str:
+    """The table as md / csv / json / latex. Names, labels, config values and captions come from
+    plugins and users, so each format escapes what it prints: markup renders as text."""
     from tabulate import tabulate
 
     if fmt == "md":
         shown = _display(df)
-        return f"{caption}\n\n" + tabulate(shown, headers="keys", tablefmt="github", showindex=False,
-                                                   disable_numparse=True, colalign=_align(shown)) + "\n"
+        shown = shown.map(lambda v: _md_text(v) if isinstance(v, str) else v)
+        shown.columns = [_md_text(c) for c in shown.columns]
+        return f"{_md_text(caption)}\n\n" + tabulate(shown, headers="keys", tablefmt="github", showindex=False,
+                                                             disable_numparse=True, colalign=_align(shown)) + "\n"
     if fmt == "csv":
-        return df.to_csv(index=False)
+        return df.to_csv(index=False)  # quoted by pandas: commas, quotes and newlines stay inside their field
     if fmt == "json":
-        return json.dumps({"caption": caption, "rows": json.loads(df.to_json(orient="records"))}, indent=2) + "\n"
+        text = json.dumps({"caption": caption, "rows": json.loads(df.to_json(orient="records"))}, indent=2)
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") + "\n"
     if fmt == "latex":
         shown = _display(df)
         body = tabulate(shown, headers="keys", tablefmt="latex_booktabs", showindex=False,
                         disable_numparse=True, colalign=_align(shown))  # the text _display wrote, digits kept
-        return ("\\begin{table}\n\\centering\n" + body + f"\n\\caption{{{caption}}}\n\\end{{table}}\n")
+        return ("\\begin{table}\n\\centering\n" + body + f"\n\\caption{{{_latex_text(caption)}}}\n"
+                "\\end{table}\n")
     raise DgmbenchError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -112,9 +112,19 @@ class Model(nn.Module):
             return -self.elbo(x).mean()
         raise NotImplementedError(f"{type(self).__name__} must define loss() or train_step()")
 
+    def fit(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict | None:
+        """Optional: fit the model in one call on the whole training split, as a scikit-learn
+        estimator does (closed-form or one-pass models: a Gaussian's mean and covariance,
+        probabilistic PCA). ``x`` is every training example as the model sees it (dequantized for
+        continuous densities), on the run's device. A model that defines ``fit`` is not trained
+        by steps; it may return logs ``{name: float}``."""
+        raise NotImplementedError
+
     def configure_optimizers(self, lr: float) -> list[torch.optim.Optimizer]:
-        """The optimizers :meth:`train_step` uses. Default: one Adam over all parameters."""
-        return [torch.optim.Adam(self.parameters(), lr=lr)]
+        """The optimizers :meth:`train_step` uses. Default: one Adam over all parameters, or none
+        for a model without trainable parameters (the harness then takes no training steps)."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        return [torch.optim.Adam(params, lr=lr)] if params else []
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None, optimizers: list,
                    step: int, autocast: Any) -> dict[str, torch.Tensor]:

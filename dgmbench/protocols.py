@@ -33,29 +33,29 @@ MNIST_NLL_CELLS = [  # (cell, model, config, reference label; ours-only rows hav
 def builtin_protocols() -> list[ProtocolSpec]:
     return [
         ProtocolSpec(
-            name="cifar10-bpd", version="1",
+            name="cifar10-bpd", version="2",  # v2: a step budget (v1: 240 s), fixed test dequantization
             description="CIFAR-10 test bits/dim of tractable-likelihood models (VLAE Table 3)",
             cells=[Cell(m, m, "cifar10", labels={"model": label}) for m, label in CIFAR10_MODELS],
             metrics=["nll"], reference="cifar10_bits_per_dim.csv", columns={"bpd": "bits_per_dim"},
-            budgets={"quick": {"epochs": 1000, "max_seconds": 240, "batch_size": 64}},
+            budgets={"quick": {"epochs": 1000, "max_steps": 10_000, "batch_size": 64}},  # equal updates per model
             caption="Test bits/dim on CIFAR-10 (lower is better); paper values from Chen et al. 2017, Table 3 "
                     "(Glow: Kingma & Dhariwal 2018, Table 2).",
             claims="dgmbench.claims:cifar10_ordering",
         ),
         # -- flow / autoregressive protocols (issue 4) --
         ProtocolSpec(
-            name="mnist-nll", version="2",  # v2: two-layer VAE/IWAE with the released code's widths
+            name="mnist-nll", version="3",  # v2: released code's two-layer widths; v3: a step budget (v2: 240 s)
             description="Statically binarized MNIST test NLL (VLAE Table 2) for the models the suite has",
             cells=[Cell(key, model, "mnist-binary-static", config=config, labels={"model": label})
                    for key, model, config, label in MNIST_NLL_CELLS],
             metrics=["nll"], reference="mnist_nll_vlae.csv", columns={"nll": "nll_nats"},
-            budgets={"quick": {"epochs": 1000, "max_seconds": 240}},
+            budgets={"quick": {"epochs": 1000, "max_steps": 10_000}},  # equal updates per model
             caption="Test NLL in nats on statically binarized MNIST (lower is better); paper values from Chen et "
                     "al. 2017, Table 2. Latent-variable models: importance-sampled with k = nll_k.",
         ),
         # -- latent-variable protocols (issue 3) --
         ProtocolSpec(
-            name="iwae-table", version="2",  # v2: two-layer models with the released code's widths
+            name="iwae-table", version="3",  # v2: released code's two-layer widths; v3: a fixed test binarization
             description="VAE vs IWAE: test NLL (k = 5000) and active units; MNIST and Omniglot, dynamically "
                         "binarized; 1 and 2 stochastic layers; k = 1, 5, 50 (Burda et al. 2016, Table 1)",
             cells=[Cell(f"{ds}-l{layers}-k{k}-{m}", m, ds, config={"layers": layers, "k": k},
@@ -73,7 +73,7 @@ def builtin_protocols() -> list[ProtocolSpec]:
                     "the small background subsets (see each run's data note).",
         ),
         ProtocolSpec(
-            name="posterior-collapse", version="1",
+            name="posterior-collapse", version="2",  # v2: a step budget (v1: quick's 45 s cap)
             description="Posterior collapse toy example: a VAE with diagonal-Gaussian encoder and decoder on "
                         "x ~ N(mu, Sigma); Sigma diagonal (no active unit expected) vs not (units used)",
             cells=[Cell(f"vae-{kind}", "vae", f"gaussian-{kind}", labels={"covariance": words},

@@ -37,7 +37,8 @@ class RunOutcome:
     error: str = ""
     wall_time_s: float = 0.0
     train_images_per_s: float | None = None
-    budget: str = ""  # the resolved budget's name (``quick[max_seconds=60]`` after a refinement)
+    budget: str = ""  # the resolved budget's name (``quick[max_steps=500]`` after a refinement)
+    stopped: str = ""  # "stopped by --max-seconds 45 after 736 of 920 steps" for a truncated run
 
 
 def code_version() -> str:
@@ -113,6 +114,9 @@ def plan(reg: Registry, record: RunRecord) -> Plan:
     metrics = metrics_for(reg, record, spec, protocol)
     budget = resolve_budget(record.budget, protocol.budgets if protocol else None, spec.budgets,
                             overrides=record.overrides)
+    spec.check_config(record.config)  # unknown keys or wrong types: one line, before anything is stored
+    if protocol and record.cell and spec.config is not None:
+        spec.check_config(protocol.cell(record.cell).config, f"protocol {protocol.name} cell {record.cell}")
     return Plan(spec, ds, protocol, metrics, budget, model_config(spec, protocol, record))
 
 
@@ -187,6 +191,34 @@ class MetricsFailed(DgmbenchError):
         super().__init__("; ".join(errors))
 
 
+def held_out_curve(reg: Registry, model, spec: ModelSpec, ds: DatasetSpec, test, device, budget: Budget, seed: int,
+                   options: dict | None = None):
+    """``(evaluate, unit)`` for the training curve, or ``(None, "")`` for a model without a likelihood.
+
+    ``evaluate()`` runs the ``nll`` metric itself -- the same estimator, unit and D log L term as
+    the final number -- on the first ``curve_n`` test examples (metric option, default 1,000) with
+    k = min(nll_k, ``curve_k``) importance samples (default 100) for latent-variable models, and
+    returns ``{"test/nll": nats, "test/bpd": bits/dim}``. ``unit`` is the one the run reports:
+    bits/dim for a continuous density on discrete pixels, nats otherwise."""
+    from .metrics import MetricContext
+
+    metric = reg.items["metrics"].get("nll")
+    if metric is None or not metric.supported_by(spec.capabilities):
+        return None, ""
+    opts = {**budget.metric_options, **(options or {})}
+    opts["nll_k"] = min(int(opts.get("nll_k", 5000)), int(opts.get("curve_k", 100)))
+    subset, compute = test.subset(int(opts.get("curve_n", 1000))), resolve(metric.compute)
+
+    def evaluate() -> dict:
+        ctx = MetricContext(model=model, dataset=ds, test=subset, device=device, options=opts,
+                            batch_size=max(budget.batch_size, 128), seed=seed, registry=reg)
+        values = compute(ctx)
+        return {"test/nll": float(values["nll"]), "test/bpd": float(values["bpd"])}
+
+    continuous = getattr(model, "likelihood", "none") == "continuous" and ds.levels is not None
+    return evaluate, "bits/dim" if continuous else "nats"
+
+
 def peak_memory_bytes(device) -> int:
     import torch
 
@@ -257,6 +289,7 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
     (out_dir / "record.json").write_text(json.dumps(json.loads(record.to_json()), indent=2))
     outcome = RunOutcome(run_id, record, "running", out_dir=out_dir, budget=budget.name)
     start = time.perf_counter()
+    curve, unit = held_out_curve(reg, model, spec, ds, test, device, budget, record.seed, record.options)
 
     def on_epoch_end(epoch, logs):
         return any(reg.pm.hook.dgmbench_epoch_end(record=record, model=model, epoch=epoch, logs=logs))
@@ -266,14 +299,16 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
         reg.pm.hook.dgmbench_run_start(record=record, model=model, out_dir=out_dir)
         fit(model, train, ds, budget, device, checkpoint=out_dir / "checkpoint.pt", resume=resume,
             record_json=record.to_json(), on_epoch_end=on_epoch_end, progress=progress, seed=record.seed,
-            state=state)
+            state=state, evaluate=curve,
+            shown=("test/bpd" if unit == "bits/dim" else "test/nll", f"test {unit}"))
         train_peak = peak_memory_bytes(device)  # metrics may reset the device's peak counter
-        save_curves(state.history, out_dir / "curves.png")
+        outcome.stopped = state.stop_message()
+        save_curves(state.history, out_dir / "curves.png", unit)
         save_samples(model, out_dir / "samples.png", n=int(record.options.get("grid_samples", 64)),
                      data=test.x if test.x.ndim == 2 else None)
         outcome.metrics = evaluate(reg, model, metrics, ds, test, device, budget, record.seed, out_dir,
                                    lambda: train, store, run_id, record.options)
-        outcome.status = "ok"
+        outcome.status = "truncated" if state.stopped else "ok"
     except BaseException as exc:
         settle(outcome, exc)
         raise
@@ -283,7 +318,10 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
         store.update_run(run_id, status=outcome.status, error=outcome.error or None, finished=time.time(),
                          wall_time_s=outcome.wall_time_s,
                          peak_memory_bytes=max(train_peak, peak_memory_bytes(device)), train_time_s=state.seconds,
-                         epochs=state.epoch, steps=state.step, train_images_per_s=outcome.train_images_per_s)
+                         epochs=state.epoch, steps=state.step, train_images_per_s=outcome.train_images_per_s,
+                         planned_steps=state.planned_steps, planned_epochs=state.planned_epochs,
+                         stopped=state.stop_message() or None, n_train=min(len(train), state.images))
+        store.add_history(run_id, state.history)
         try:
             reg.pm.hook.dgmbench_run_end(record=record, results=outcome.metrics, status=outcome.status)
         except Exception as exc:  # an observer must not change the run's outcome

@@ -50,7 +50,13 @@ def resolve(factory: Factory) -> Callable[..., Any]:
 
 @dataclass(frozen=True)
 class Budget:
-    """How much training a run gets. Training stops at whichever limit comes first."""
+    """How much training a run gets, in work: ``epochs`` passes over the training split of
+    ``batch_size`` examples each, capped at ``max_steps`` optimizer steps when set. The same budget
+    is the same work on any machine. ``max_seconds`` is only a safety cap from the command line
+    (``--max-seconds``): a run it stops before the planned steps is stored ``truncated``.
+    ``log_every``: training logs are read (and checked for NaN) every that many steps;
+    ``eval_every``: the held-out curve is measured every that many steps (None: about 10 points
+    per run) and always at the end."""
 
     name: str
     epochs: int = 1
@@ -58,6 +64,8 @@ class Budget:
     lr: float = 1e-3
     max_steps: int | None = None
     max_seconds: float | None = None
+    log_every: int = 50
+    eval_every: int | None = None
     max_train_examples: int | None = None
     max_test_examples: int | None = None
     #: options handed to metrics, e.g. {"nll_k": 5000, "fid_samples": 10000}
@@ -108,6 +116,10 @@ class ModelSpec:
     ``defaults`` are the config values a run starts from; a protocol or ``--config`` overrides.
     ``budgets`` optionally overrides the harness budgets for this model, by budget name
     (for example a smaller learning rate), as a mapping of Budget field -> value.
+    ``config`` declares the config keys the model reads and their types (``int``, ``float``,
+    ``bool``, ``str``, ``list``, or a tuple of them; ``{}``: no keys): ``--config`` may set only
+    these. A spec that declares nothing (``None``) accepts the keys of ``defaults`` (types from
+    their values); with no defaults either, keys pass unchecked, with a warning.
     """
 
     name: str
@@ -118,6 +130,47 @@ class ModelSpec:
     budgets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     paper: str = ""
     plugin: str = ""
+    config: Mapping[str, Any] | None = None
+
+    def config_types(self) -> dict:
+        """Declared key -> type(s); without declarations, the types of ``defaults``' values."""
+        if self.config is not None:
+            return dict(self.config)
+        return {k: object if v is None else type(v) for k, v in self.defaults.items()}
+
+    def check_config(self, config: Mapping[str, Any], where: str = "--config") -> None:
+        """Refuse (ConfigError, one line) a key the model does not read or a value of the wrong
+        type: an int where a float is declared is fine, a bool never counts as a number, floats
+        must be finite."""
+        import math
+        import sys
+
+        from .errors import ConfigError, closest
+
+        types = self.config_types()
+        if self.config is None and not types:
+            if config:
+                print(f"warning: model {self.name!r} declares no config keys; {', '.join(config)} passed unchecked",
+                      file=sys.stderr)
+            return
+        for key, value in config.items():
+            if key not in types:
+                keys = f"keys: {', '.join(sorted(types))}" if types else "it takes no config keys"
+                raise ConfigError(f"model {self.name!r} has no config key {key!r} ({where}){closest(key, types)} "
+                                  f"({keys})")
+            want = types[key] if isinstance(types[key], tuple) else (types[key],)
+            if float in want:
+                want = (*want, int)
+            if list in want:
+                want = (*want, tuple)
+            ok = any(t is object or (isinstance(value, t) and not (isinstance(value, bool) and t in (int, float)))
+                     for t in want)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"model {self.name!r}: config {key}={value!r} ({where}) must be a finite number")
+            if not ok:
+                names = " or ".join(dict.fromkeys(getattr(t, "__name__", str(t)) for t in want
+                                                  if not (t is int and float in want) and t is not tuple))
+                raise ConfigError(f"model {self.name!r}: config {key}={value!r} ({where}) must be {names}")
 
 
 @dataclass

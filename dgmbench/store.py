@@ -1,7 +1,9 @@
 """The results store: one SQLite file (WAL mode, so several processes can write at once).
 
 Table ``runs``: one row per run with its full record, versions, device, wall time, peak memory,
-status and example counts. Table ``metrics``: one row per metric value. pandas reads both.
+status, example counts and its planned and done steps (``stopped`` says what ended a ``truncated``
+run early). Table ``metrics``: one row per metric value. Table ``history``: the training curves,
+one row per (run, step, name). pandas reads them all.
 
 A run's row is written as ``running`` before any work, with the host and process id that own it.
 Ctrl-C and SIGTERM settle it (``interrupted``); a process killed outright (SIGKILL, out of memory)
@@ -54,7 +56,10 @@ CREATE TABLE IF NOT EXISTS runs (
     out_dir TEXT,
     host TEXT,
     pid INTEGER,
-    checkpoint TEXT
+    checkpoint TEXT,
+    planned_steps INTEGER,
+    planned_epochs INTEGER,
+    stopped TEXT
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL REFERENCES runs(run_id),
@@ -65,6 +70,13 @@ CREATE TABLE IF NOT EXISTS metrics (
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS metrics_run ON metrics(run_id);
+CREATE TABLE IF NOT EXISTS history (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    step INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value REAL
+);
+CREATE INDEX IF NOT EXISTS history_run ON history(run_id);
 """
 
 
@@ -177,6 +189,19 @@ class Store:
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self._connect() as db:
             db.execute(f"UPDATE runs SET {sets} WHERE run_id = ?", [*fields.values(), run_id])
+
+    def add_history(self, run_id: str, rows: list[dict]) -> None:
+        """Training curves: ``{"step", "name", "value"}`` rows (``train/loss``, ``test/bpd``...)."""
+        if rows:
+            with self._connect() as db:
+                db.executemany("INSERT INTO history VALUES (?, ?, ?, ?)",
+                               [(run_id, int(r["step"]), r["name"], float(r["value"])) for r in rows])
+
+    def history(self, run_id: str | None = None):
+        with self._connect() as db:
+            if run_id is None:
+                return self._select(db, "history", "SELECT * FROM history ORDER BY run_id, step")
+            return self._select(db, "history", "SELECT * FROM history WHERE run_id = ? ORDER BY step", (run_id,))
 
     def add_metrics(self, run_id: str, metric: str, values: dict, feature_net: str | None = None) -> None:
         now = time.time()

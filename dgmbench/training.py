@@ -3,8 +3,10 @@ after every epoch (and on Ctrl-C), ``--resume``, NaN/inf detection and a progres
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
+import pickle
 import random
 import time
 from dataclasses import dataclass, field
@@ -24,7 +26,12 @@ def select_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA when present; ``cpu``, ``cuda`` and ``cuda:N`` are taken as given."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise DgmbenchError(f"--device {name!r} is not a device: use auto, cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise DgmbenchError(f"--device {name!r}: dgmbench runs on auto, cpu, cuda or cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise DgmbenchError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
     return device
@@ -66,8 +73,15 @@ def save_checkpoint(path: Path, model, optimizers, state: TrainState, record_jso
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:  # a full disk: keep the last checkpoint, leave no partial file
+        tmp.unlink(missing_ok=True)
+        full = getattr(exc, "errno", None) == errno.ENOSPC or "write" in str(exc).lower()
+        why = "no space left on the device" if full else str(exc).splitlines()[0]
+        raise DgmbenchError(f"cannot write checkpoint {path}: {why} (the previous checkpoint is kept; "
+                            "free some space and continue with --resume)") from None
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -75,8 +89,12 @@ def load_checkpoint(path: Path) -> dict:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise DgmbenchError(f"no checkpoint at {path}") from None
+    except pickle.UnpicklingError:  # torch's several-line weights_only refusal, in one line
+        raise DgmbenchError(f"checkpoint {path} holds objects that are not loaded, for safety (weights_only): "
+                            "it is not a dgmbench checkpoint or a plain state dict") from None
     except Exception as exc:
-        raise DgmbenchError(f"checkpoint {path} could not be read ({type(exc).__name__}: {exc})") from None
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise DgmbenchError(f"checkpoint {path} could not be read ({type(exc).__name__}: {first})") from None
 
 
 def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: torch.device, *,
@@ -97,8 +115,13 @@ def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: t
         for opt, sd in zip(optimizers, ck["optimizers"]):
             opt.load_state_dict(sd)
         state.epoch, state.step, state.seconds = ck["epoch"], ck["step"], ck["seconds"]
-        state.history, state.images = list(ck["history"]), ck.get("images", 0)
+        state.history, state.images = [h for h in ck["history"] if "name" in h], ck.get("images", 0)
         torch.set_rng_state(ck["torch_rng"])
+    per_epoch = train.steps_per_epoch(budget.batch_size)
+    state.planned_steps = planned_steps(budget, len(train)) if trains_by_steps(model, optimizers) else 0
+    state.planned_epochs = -(-state.planned_steps // per_epoch)
+    log_every = max(1, budget.log_every)
+    eval_every = budget.eval_every or max(1, state.planned_steps // 10)
     autocast = autocast_for(device)
     generator = torch.Generator().manual_seed(seed)
     for _ in range(state.epoch):  # the shuffles a resumed run would have drawn
@@ -142,5 +165,38 @@ def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: t
                 state.stopped = "hook"
     finally:  # on Ctrl-C the last completed epoch is on disk; resume redoes the partial one
         bar.close()
+    model.eval()
+    return state
+
+
+def _latest(state: TrainState, prefix: str) -> dict:
+    out = {}
+    for row in reversed(state.history):
+        if row["step"] != state.step:
+            break
+        if row["name"].startswith(prefix):
+            out.setdefault(row["name"][len(prefix):], row["value"])
+    return out
+
+
+def _fit_in_one_call(model, train: DataSplit, dataset: DatasetSpec, device, state: TrainState, evaluate,
+                     progress: bool, shown: tuple[str, str], checkpoint: Path | None, record_json: str
+                     ) -> TrainState:
+    """``model.fit(x, y)`` once on the whole training split (as the model sees it: dequantized or
+    binarized), like a scikit-learn estimator; its returned logs are recorded at step 0."""
+    start = time.perf_counter()
+    x, y = next(train.batches(len(train), device=device))
+    with torch.no_grad():
+        logs = model.fit(model_input_for(model, dataset, x), y) or {}
+    state.seconds += time.perf_counter() - start
+    state.epoch, state.planned_epochs, state.images = 1, 1, len(train)
+    _record(state, 0, {k: float(v) for k, v in logs.items()}, "train/")
+    if checkpoint is not None:
+        save_checkpoint(checkpoint, model, [], state, record_json)
+    if evaluate is not None:
+        values = _held_out(evaluate, model, device)
+        _record(state, 0, values)
+        if progress and shown[0] in values:
+            print(f"fitted in one call on {len(train)} examples; {shown[1]} {values[shown[0]]:.4g}")
     model.eval()
     return state

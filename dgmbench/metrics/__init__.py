@@ -12,6 +12,10 @@ from ..data import DataSplit, dequantize
 from ..specs import DatasetSpec
 
 
+#: the seed of every test set's random draws (the same for all runs, models and seeds)
+TEST_DRAW_SEED = 4321
+
+
 @dataclass
 class MetricContext:
     """What a metric's ``compute(ctx)`` receives.
@@ -46,10 +50,14 @@ class MetricContext:
                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
         """Test batches on the device; with ``model_input`` continuous models get dequantized x.
         With ``shard``, under torchrun each process gets its slice of every batch (drawn as in one
-        process); the metric then sums over the processes (:func:`dgmbench.distributed.all_sum`)."""
-        g = self.generator()
-        torch.manual_seed(self.seed)  # dynamic binarization of the test set draws from the global RNG
-        for x, y in self.test.batches(batch_size or self.batch_size, device=self.device):
+        process); the metric then sums over the processes (:func:`dgmbench.distributed.all_sum`).
+
+        The test set's random draws (dynamic binarization, dequantization noise) come from a
+        generator with a fixed seed, :data:`TEST_DRAW_SEED`, not the run's: every run and every
+        seed is scored on the same draw, so the spread over seeds measures training alone."""
+        g = torch.Generator(device=self.device).manual_seed(TEST_DRAW_SEED)
+        torch.manual_seed(self.seed)  # the model's own noise (importance samples...) follows the run's seed
+        for x, y in self.test.batches(batch_size or self.batch_size, device=self.device, draw_generator=g):
             if model_input:
                 x = model_input_for(self.model, self.dataset, x, g)
             if shard:

@@ -11,4 +11,6 @@ def dgmbench_models():
         capabilities=["log_prob", "sample"],
         description="Gated PixelCNN: vertical/horizontal stacks, gated activations, optional class conditioning",
         defaults={"size": "auto", "conditional": False, "label_dropout": 0.2, "cached_sampling": True},
+        config={"size": str, "conditional": bool, "label_dropout": float, "cached_sampling": bool, "hidden": int,
+                "layers": int, "first_kernel": int, "kernel": int, "out_hidden": int},
         paper="van den Oord et al. 2016, Conditional Image Generation with PixelCNN Decoders")]

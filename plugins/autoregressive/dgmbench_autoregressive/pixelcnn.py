@@ -9,4 +9,6 @@ def dgmbench_models():
         "pixelcnn", "dgmbench_autoregressive.models.pixelcnn:PixelCNN.build", capabilities=["log_prob", "sample"],
         description="PixelCNN: masked convolutions, residual blocks, L-way softmax per sub-pixel",
         defaults={"size": "auto", "cached_sampling": True},
+        config={"size": str, "cached_sampling": bool, "hidden": int, "blocks": int, "first_kernel": int, "kernel": int,
+                "out_hidden": int},
         paper="van den Oord, Kalchbrenner & Kavukcuoglu 2016, Pixel Recurrent Neural Networks (PixelCNN)")]

@@ -1,5 +1,5 @@
-"""The two baseline densities. Neither needs gradient training: ``train_step`` accumulates the
-sufficient statistics (or nothing) and ``configure_optimizers`` returns no optimizer."""
+"""The two baseline densities. Neither needs gradient training: the Gaussian fits itself in one
+call (``fit``) and the uniform density has nothing to fit (no parameters, no optimizer)."""
 from __future__ import annotations
 
 import math
@@ -29,16 +29,16 @@ class Uniform(Model):
     def sample(self, n):
         return torch.rand(n, *self.shape)
 
-    def configure_optimizers(self, lr):
-        return []
-
-    def train_step(self, x, y, optimizers, step, autocast):
-        return {"loss": -self.log_prob(x).mean()}
 
 
 class Gaussian(Model):
-    """N(mu, Sigma) with mu, Sigma the maximum-likelihood estimates on all examples seen in
-    training: mu = mean(x), Sigma = mean((x - mu)(x - mu)^T) (+ a tiny jitter for stability)."""
+    """N(mu, Sigma) with mu, Sigma the maximum-likelihood estimates on the whole training split,
+    fitted in one pass: mu = mean(x), Sigma = mean((x - mu)(x - mu)^T) + jitter * I.
+
+    The jitter (config ``jitter``, default 1e-6) keeps Sigma positive definite when pixels are
+    (nearly) collinear, e.g. on a few examples or on data that is not dequantized; it adds 1e-6 to
+    each variance, against the dequantization noise's own 1 / (12 L^2) = 1.3e-6 per pixel of 8-bit
+    data, so on CIFAR-10 it moves the test NLL only slightly (and upward, never flattering it)."""
 
     def __init__(self, shape, config=None):
         super().__init__(config)
@@ -58,12 +58,17 @@ class Gaussian(Model):
         self._dist = None
         return super()._load_from_state_dict(*args, **kwargs)
 
-    def fit(self, x: torch.Tensor) -> None:
-        x = x.flatten(1).double()
-        self.count += len(x)
-        self.total += x.sum(0)
-        self.outer += x.T @ x
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor, y=None) -> dict:
+        """The sufficient statistics n, sum x, sum x x^T in one pass (float64, 4,096 rows at a time)."""
+        self.count.zero_(), self.total.zero_(), self.outer.zero_()
+        for chunk in x.flatten(1).split(4096):
+            chunk = chunk.double()
+            self.count += len(chunk)
+            self.total += chunk.sum(0)
+            self.outer += chunk.T @ chunk
         self._dist = None
+        return {"examples": float(self.count)}
 
     def distribution(self) -> torch.distributions.MultivariateNormal:
         if self._dist is None:
@@ -78,10 +83,3 @@ class Gaussian(Model):
 
     def sample(self, n):
         return self.distribution().sample((n,)).float().view(n, *self.shape)
-
-    def configure_optimizers(self, lr):
-        return []
-
-    def train_step(self, x, y, optimizers, step, autocast):
-        self.fit(x)  # the test NLL is the metric; no per-step likelihood (a D x D Cholesky each step)
-        return {"examples_seen": self.count.float()}

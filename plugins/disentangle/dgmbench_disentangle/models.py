@@ -18,7 +18,7 @@ Both share q(z | x) = N(mu(x), diag sigma^2(x)), p(z) = N(0, I), p(x | z) = Bern
 
 Config: ``latent`` (10), ``net`` (auto | conv | mlp), ``beta``, ``gamma``, ``capacity_max``,
 ``capacity_steps`` (the run's step budget when the plugin knows it, else 100,000),
-``disc_lr`` (1e-4).
+``disc_lr`` (1e-4), ``disc_hidden`` (1000).
 """
 from __future__ import annotations
 
@@ -164,7 +164,7 @@ class FactorVAE(DisentanglingVAE):
         super().__init__(shape, levels, config, dataset_name)
         self.gamma = float(self.config.get("gamma", 10.0))
         self.disc_lr = float(self.config.get("disc_lr", 1e-4))
-        self.discriminator = discriminator(self.latent)
+        self.discriminator = discriminator(self.latent, int(self.config.get("disc_hidden", 1000)))
 
     def vae_parameters(self):
         return [p for name, p in self.named_parameters() if not name.startswith("discriminator.")]

@@ -7,4 +7,6 @@ from dgmbench import ModelSpec, hookimpl
 def dgmbench_models():
     return [ModelSpec("nice", "dgmbench_flows.models.nice:build", capabilities=["log_prob", "sample"],
                       description="NICE: additive coupling flow with diagonal scaling (exact log-likelihood)",
-                      paper="Dinh, Krueger & Bengio 2015, NICE: Non-linear Independent Components Estimation")]
+                      paper="Dinh, Krueger & Bengio 2015, NICE: Non-linear Independent Components Estimation",
+                      config={"couplings": int, "prior": str, "preprocess": str, "alpha": float, "hidden": int,
+                              "layers": int, "bf16": bool})]

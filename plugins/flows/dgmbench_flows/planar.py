@@ -8,4 +8,5 @@ def dgmbench_models():
     return [ModelSpec("planar", "dgmbench_flows.models.planar:PlanarDensity.build",
                       capabilities=["log_prob", "sample"],
                       description="planar flow density (normalizing direction on the data; toy2d)",
-                      paper="Rezende & Mohamed 2015, Variational Inference with Normalizing Flows")]
+                      paper="Rezende & Mohamed 2015, Variational Inference with Normalizing Flows",
+                      config={"flows": int, "actnorm": bool, "preprocess": str, "alpha": float, "bf16": bool})]

@@ -9,4 +9,5 @@ def dgmbench_models():
     return [ModelSpec("planar-vae", "dgmbench_flows.models.planar:PlanarVAE.build",
                       capabilities=["elbo", "iw_bound", "sample", "encode"],
                       description="VAE with a K-layer planar-flow posterior (Bernoulli decoder, binary data)",
-                      paper="Rezende & Mohamed 2015, Variational Inference with Normalizing Flows")]
+                      paper="Rezende & Mohamed 2015, Variational Inference with Normalizing Flows",
+                      config={"latent": int, "hidden": list, "flows": int, "sample_binary": bool})]

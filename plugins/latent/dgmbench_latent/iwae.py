@@ -10,5 +10,5 @@ from . import plugin
 def dgmbench_models():
     return [ModelSpec("iwae", "dgmbench_latent.models:IWAE.build", capabilities=plugin.CAPABILITIES,
                       description="IWAE (importance-weighted bound), 1 or 2 stochastic layers",
-                      defaults={"layers": 1, "k": 5}, budgets=plugin.BUDGETS, paper=plugin.PAPER)]
+                      defaults={"layers": 1, "k": 5}, budgets=plugin.BUDGETS, paper=plugin.PAPER, config=plugin.CONFIG)]
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 PAPER = "Burda, Grosse & Salakhutdinov (2016), Importance Weighted Autoencoders, ICLR"
 CAPABILITIES = ["elbo", "iw_bound", "sample", "encode"]
+#: the config keys the VAE/IWAE read (dgmbench_latent.models.VAE)
+CONFIG = {"layers": int, "k": int, "latent": (int, list), "hidden": list, "decoder": str, "sample": str,
+          "lr_schedule": str, "encode_samples": int}
 
 #: the paper's optimizer schedule is in the model (Adam eps 1e-4, lr 1e-3 * 10^(-i/7) for 3^i epochs)
 BUDGETS = {
-    "quick": {"epochs": 100, "batch_size": 100, "lr": 1e-3, "max_seconds": 300},
+    "quick": {"epochs": 100, "batch_size": 100, "lr": 1e-3},
     "full": {"epochs": 3280, "batch_size": 20, "lr": 1e-3},
 }
 

@@ -10,7 +10,7 @@ from . import plugin
 def dgmbench_models():
     return [ModelSpec("vae", "dgmbench_latent.models:VAE.build", capabilities=plugin.CAPABILITIES,
                       description="VAE (k-sample ELBO), 1 or 2 stochastic layers, Bernoulli or Gaussian decoder",
-                      defaults={"layers": 1, "k": 1}, budgets=plugin.BUDGETS, paper=plugin.PAPER)]
+                      defaults={"layers": 1, "k": 1}, budgets=plugin.BUDGETS, paper=plugin.PAPER, config=plugin.CONFIG)]
 
 
 @hookimpl
