@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .budgets import resolve_budget
-from .errors import DgmbenchError, PluginError, Terminated, UnsupportedMetric
+from .errors import DgmbenchError, PluginError, StoreError, Terminated, UnsupportedMetric
 from .plugins import Registry, load_registry
 from .specs import Budget, DatasetSpec, ModelSpec, ProtocolSpec, RunRecord, resolve
 from .store import Store
@@ -315,13 +315,19 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
     finally:
         outcome.wall_time_s = time.perf_counter() - start
         outcome.train_images_per_s = state.images / state.seconds if state.seconds else None
-        store.update_run(run_id, status=outcome.status, error=outcome.error or None, finished=time.time(),
-                         wall_time_s=outcome.wall_time_s,
-                         peak_memory_bytes=max(train_peak, peak_memory_bytes(device)), train_time_s=state.seconds,
-                         epochs=state.epoch, steps=state.step, train_images_per_s=outcome.train_images_per_s,
-                         planned_steps=state.planned_steps, planned_epochs=state.planned_epochs,
-                         stopped=state.stop_message() or None, n_train=min(len(train), state.images))
-        store.add_history(run_id, state.history)
+        try:
+            store.update_run(run_id, status=outcome.status, error=outcome.error or None, finished=time.time(),
+                             wall_time_s=outcome.wall_time_s,
+                             peak_memory_bytes=max(train_peak, peak_memory_bytes(device)),
+                             train_time_s=state.seconds, epochs=state.epoch, steps=state.step,
+                             train_images_per_s=outcome.train_images_per_s, planned_steps=state.planned_steps,
+                             planned_epochs=state.planned_epochs, stopped=state.stop_message() or None,
+                             n_train=min(len(train), state.images))
+            store.add_history(run_id, state.history)
+        except StoreError as exc:  # e.g. the disk filled: the first cause (in flight) is what the user sees
+            print(f"warning: {exc}; the run's row is marked abandoned when the store is next opened")
+            if outcome.status == "ok":
+                raise
         try:
             reg.pm.hook.dgmbench_run_end(record=record, results=outcome.metrics, status=outcome.status)
         except Exception as exc:  # an observer must not change the run's outcome
