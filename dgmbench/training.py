@@ -52,12 +52,80 @@ def autocast_for(device: torch.device, enabled: bool = True):
 
 @dataclass
 class TrainState:
-    epoch: int = 0            # completed epochs
-    step: int = 0
-    images: int = 0           # training examples seen so far, across resumes (for images/s)
-    seconds: float = 0.0      # training time spent so far, across resumes
-    history: list = field(default_factory=list)  # one dict of mean logs per epoch
-    stopped: str = ""         # why training ended early ("time", "steps", "hook")
+    epoch: int = 0            # passes over the training split ended (the last may end early at the planned steps)
+    step: int = 0             # optimizer steps taken
+    images: int = 0           # training examples fed so far, across resumes (for images/s); as every
+                              # epoch is a full pass, min(N, images) is the number of distinct ones
+    seconds: float = 0.0      # training time spent so far, across resumes (held-out evaluation excluded)
+    history: list = field(default_factory=list)  # {"step", "name", "value"} rows: train logs, held-out points
+    planned_steps: int = 0    # the budget's work: min(max_steps, epochs x ceil(N / batch_size))
+    planned_epochs: int = 0
+    stopped: str = ""         # what ended training before the planned steps ("--max-seconds 45"); "" if complete
+
+    def stop_message(self) -> str:
+        """One line for the progress bar, the printed row and the store; "" for a complete run."""
+        if not self.stopped:
+            return ""
+        return f"stopped by {self.stopped} after {self.step} of {self.planned_steps} steps"
+
+
+def planned_steps(budget: Budget, n_train: int) -> int:
+    """The steps a budget plans on ``n_train`` examples: every epoch is ceil(N / batch) full batches
+    (the shuffle wraps to fill the last one), capped at ``max_steps``."""
+    total = budget.epochs * -(-n_train // budget.batch_size)
+    return total if budget.max_steps is None else min(budget.max_steps, total)
+
+
+class LogBuffer:
+    """Training logs kept where ``train_step`` made them (the device) between reads, so a step never
+    waits for the device: :meth:`read` copies them to the host once, checks them for NaN/inf
+    (naming the first bad step) and returns each name's mean since the last read."""
+
+    def __init__(self):
+        self.pending: dict[str, list] = {}   # name -> [(step, 0-d tensor)]
+        self.epoch_sums: dict[str, list] = {}  # name -> [sum, count] since the epoch began
+
+    def add(self, step: int, logs: dict) -> None:
+        for name, value in logs.items():
+            value = value.detach().float().reshape(()) if torch.is_tensor(value) else torch.tensor(float(value))
+            self.pending.setdefault(name, []).append((step, value))
+
+    def read(self, per_epoch: int) -> dict[str, float]:
+        means = {}
+        for name, pairs in self.pending.items():
+            where = pairs[0][1].device
+            values = torch.stack([v.to(where) for _, v in pairs]).double().cpu()  # the one sync per read
+            bad = (~torch.isfinite(values)).nonzero()
+            if len(bad):
+                i = int(bad[0])
+                step = pairs[i][0]
+                raise TrainingDiverged(f"training diverged: {name} = {float(values[i])} at step {step} (epoch "
+                                       f"{(step - 1) // per_epoch + 1}) (try a smaller --lr)")
+            means[name] = float(values.mean())
+            total = self.epoch_sums.setdefault(name, [0.0, 0])
+            total[0] += float(values.sum())
+            total[1] += len(values)
+        self.pending = {}
+        return means
+
+    def epoch_means(self) -> dict[str, float]:
+        out = {name: s / max(n, 1) for name, (s, n) in self.epoch_sums.items()}
+        self.epoch_sums = {}
+        return out
+
+
+def has_fit(model) -> bool:
+    """Whether the model fits itself in one call (:meth:`dgmbench.model.Model.fit`)."""
+    from .model import Model
+
+    return type(model).fit is not Model.fit
+
+
+def trains_by_steps(model, optimizers) -> bool:
+    """A model with no optimizer and the default ``train_step`` has nothing to train."""
+    from .model import Model
+
+    return bool(optimizers) or type(model).train_step is not Model.train_step
 
 
 def save_checkpoint(path: Path, model, optimizers, state: TrainState, record_json: str) -> None:
@@ -97,18 +165,42 @@ def load_checkpoint(path: Path) -> dict:
         raise DgmbenchError(f"checkpoint {path} could not be read ({type(exc).__name__}: {first})") from None
 
 
+def _held_out(evaluate, model, device: torch.device) -> dict:
+    """One held-out point, without touching the training's random streams or mode."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        model.eval()
+        try:
+            return evaluate()
+        finally:
+            model.train()
+
+
+def _record(state: TrainState, step: int, values: dict, prefix: str = "") -> None:
+    state.history.extend({"step": step, "name": prefix + k, "value": float(v)} for k, v in values.items())
+
+
 def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: torch.device, *,
         checkpoint: Path | None = None, resume: bool = False, record_json: str = "{}",
-        on_epoch_end=None, progress: bool = True, seed: int = 0, state: TrainState | None = None) -> TrainState:
-    """Train ``model`` with its own ``train_step`` within ``budget``; returns the final state
-    (``state``, updated in place when given, so a caller sees the progress of an interrupted run).
+        on_epoch_end=None, progress: bool = True, seed: int = 0, state: TrainState | None = None,
+        evaluate=None, shown: tuple[str, str] = ("", "")) -> TrainState:
+    """Train ``model`` within ``budget`` and return the final state (``state``, updated in place when
+    given, so a caller sees the progress of an interrupted run).
 
-    Raises :class:`TrainingDiverged` on a NaN/inf log value. A ``KeyboardInterrupt`` passes
-    through; the checkpoint written after the last completed epoch is where ``--resume`` continues.
+    A model with a ``fit`` method is fitted in one call on the whole training split; any other
+    takes ``planned_steps`` calls of its ``train_step``. Logs are read every ``budget.log_every``
+    steps and at each epoch's end; ``evaluate()`` (held-out values, e.g. ``{"test/bpd": ...}``) runs
+    every ``eval_every`` steps and at the end, and the progress bar shows the one named ``shown[0]``
+    with the label ``shown[1]``. Raises :class:`TrainingDiverged`,
+    naming the step, when a log turns NaN/inf (within ``log_every`` steps). ``--max-seconds`` ends
+    training early with ``state.stopped`` set. A ``KeyboardInterrupt`` passes through; the
+    checkpoint of the last completed epoch is where ``--resume`` continues.
     """
     model.to(device).train()
-    optimizers = model.configure_optimizers(budget.lr)
     state = state if state is not None else TrainState()
+    if has_fit(model):
+        return _fit_in_one_call(model, train, dataset, device, state, evaluate, progress, shown, checkpoint,
+                                record_json)
+    optimizers = list(model.configure_optimizers(budget.lr) or [])
     if resume and checkpoint is not None and checkpoint.exists():
         ck = load_checkpoint(checkpoint)
         model.load_state_dict(ck["model"])
@@ -126,43 +218,57 @@ def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: t
     generator = torch.Generator().manual_seed(seed)
     for _ in range(state.epoch):  # the shuffles a resumed run would have drawn
         torch.randperm(len(train), generator=generator)
-    per_epoch = math.ceil(len(train) / budget.batch_size)
-    total = per_epoch * budget.epochs if budget.max_steps is None else min(budget.max_steps, per_epoch * budget.epochs)
-    bar = tqdm(total=total, initial=min(state.step, total), disable=not progress, unit="step",
-               desc="train", dynamic_ncols=True, leave=False)
+    logs, postfix = LogBuffer(), {}
+    bar = tqdm(total=state.planned_steps, initial=min(state.step, state.planned_steps), disable=not progress,
+               unit="step", desc="train", dynamic_ncols=True, leave=False)
+
+    evaluated_at = [None]
+
+    def held_out_point():
+        if evaluate is not None and evaluated_at[0] != state.step:
+            evaluated_at[0] = state.step
+            values = _held_out(evaluate, model, device)
+            _record(state, state.step, values)
+            if shown[0] in values:
+                postfix[shown[1]] = f"{values[shown[0]]:.4g}"
+
     try:
-        while state.epoch < budget.epochs and not state.stopped:
-            start, sums, count = time.perf_counter(), {}, 0
+        while state.step < state.planned_steps and not state.stopped:
+            start, eval_seconds = time.perf_counter(), 0.0
             for x, y in train.batches(budget.batch_size, shuffle=True, generator=generator, device=device,
-                                      drop_last=True):
+                                      wrap=True):
                 x = model_input_for(model, dataset, x)
-                logs = model.train_step(x, y, optimizers, state.step, autocast)
-                values = {k: float(v) for k, v in logs.items()}
-                bad = [k for k, v in values.items() if not math.isfinite(v)]
-                if bad:
-                    raise TrainingDiverged(f"training diverged: {bad[0]} = {values[bad[0]]} at epoch "
-                                           f"{state.epoch + 1}, step {state.step + 1} (try a smaller --lr)")
-                for k, v in values.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                count += 1
+                logs.add(state.step + 1, model.train_step(x, y, optimizers, state.step, autocast))
                 state.step += 1
                 state.images += len(x)
                 bar.update(1)
-                bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
-                if budget.max_steps is not None and state.step >= budget.max_steps:
-                    state.stopped = "steps"
+                if state.step % log_every == 0:
+                    _record(state, state.step, logs.read(per_epoch), "train/")
+                    postfix.update({k: f"{v:.4g}" for k, v in _latest(state, "train/").items()})
+                    bar.set_postfix(postfix, refresh=False)
+                if state.step >= state.planned_steps:
                     break
-                if budget.max_seconds is not None and state.seconds + time.perf_counter() - start >= budget.max_seconds:
-                    state.stopped = "time"
+                if state.step % eval_every == 0:
+                    tick = time.perf_counter()
+                    held_out_point()
+                    eval_seconds += time.perf_counter() - tick
+                spent = state.seconds + time.perf_counter() - start - eval_seconds
+                if budget.max_seconds is not None and spent >= budget.max_seconds:
+                    state.stopped = f"--max-seconds {budget.max_seconds:g}"
                     break
-            state.seconds += time.perf_counter() - start
+            if logs.pending:  # the epoch's last steps, read at its end
+                _record(state, state.step, logs.read(per_epoch), "train/")
+            state.seconds += time.perf_counter() - start - eval_seconds
             state.epoch += 1
-            state.history.append({"epoch": state.epoch, "step": state.step, "seconds": state.seconds,
-                                  **{k: v / max(count, 1) for k, v in sums.items()}})
+            epoch_logs = {"epoch": state.epoch, "step": state.step, "seconds": state.seconds, **logs.epoch_means()}
             if checkpoint is not None:
                 save_checkpoint(checkpoint, model, optimizers, state, record_json)
-            if on_epoch_end is not None and on_epoch_end(state.epoch, state.history[-1]):
-                state.stopped = "hook"
+            if on_epoch_end is not None and on_epoch_end(state.epoch, epoch_logs) and \
+                    state.step < state.planned_steps:
+                state.stopped = "a dgmbench_epoch_end hook"
+        held_out_point()
+        if state.stopped:
+            bar.write(state.stop_message())
     finally:  # on Ctrl-C the last completed epoch is on disk; resume redoes the partial one
         bar.close()
     model.eval()
