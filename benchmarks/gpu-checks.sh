@@ -12,6 +12,9 @@
 # r: OWED for issue 13 (reversible networks): RevNet vs ResNet step time and CUDA peak memory side
 #    by side, revnet-memory with its CUDA column, the six CIFAR-10 cells of revnet-table and the
 #    irevnet cell at a named 500-step budget, the plugin's tests on a CUDA box      ~9 minutes
+# t: OWED for issue 10 item 2 (no device sync per training step): the harness's training loop
+#    against a bare loop over the same train_step, 1-layer VAE and RealNVP on CIFAR-10 shapes
+#    (target >= 0.95, PASS/FAIL printed), and the device-binarization test on CUDA   ~4 minutes
 # Every step has its own time limit and its output goes to $OUT (the device tool brings $OUT back),
 # so a slow step cannot take the others down.
 set -uo pipefail
@@ -41,6 +44,9 @@ elif [[ $PART == b ]]; then
   step 90 python benchmarks/iwae_nll.py --device cuda --n 10000 --skip per-image chunk-64
   step 300 python benchmarks/sample_features.py --device cuda --n 50000 --feature-net domain \
     --data-root "$DGMBENCH_DATA" --max-train 10000
+elif [[ $PART == t ]]; then  # issue 10 item 2; every number below is still owed
+  step 60 python -m pytest -q tests/test_training.py -k "binarization or nan or history"
+  step 180 python benchmarks/train_throughput.py --vs-harness --device cuda --steps 200 --warmup 20 --repeats 3
 elif [[ $PART == r ]]; then  # issue 13; every number below is still owed
   step 60 python -m pytest -q plugins/reversible/tests
   step 90 python plugins/reversible/benchmarks/revnet_cost.py --device cuda --batch 128 --steps 5
