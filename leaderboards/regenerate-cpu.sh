@@ -10,7 +10,7 @@
 set -uo pipefail
 DATA=${DGMBENCH_DATA:-../shared/data}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-want=" ${*:-posterior-collapse cifar10-bpd mnist-nll iwae-table revnet-memory revnet-table irevnet} "
+want=" ${*:-posterior-collapse cifar10-bpd mnist-nll iwae-table revnet-memory revnet-table irevnet identifiability disentanglement} "
 
 reproduce() {  # protocol, then extra arguments
   local name=$1; shift
@@ -77,4 +77,24 @@ fi
 if [[ $want == *" irevnet "* ]]; then
   reproduce irevnet --budget full --max-steps 60 --batch-size 32 --max-test-examples 500
   csv irevnet
+fi
+
+if [[ $want == *" identifiability "* ]]; then
+  # the oracle and its rotated twin train nothing; scores on 500 / 250 points of batch 64 (disentanglement_lib:
+  # 10,000 / 5,000), variances and MIG on 5,000 images
+  reproduce identifiability --budget quick --metric-option betavae_train=500 --metric-option betavae_eval=250 \
+    --metric-option factorvae_train=500 --metric-option factorvae_eval=250 \
+    --metric-option factorvae_variance_points=5000 --metric-option mig_points=5000
+  csv identifiability
+fi
+
+if [[ $want == *" disentanglement "* ]]; then
+  # 100 steps of batch 64 at lr 1e-3 per model (a 64x64 conv step costs ~0.4 CPU-s here; the papers train
+  # 300,000 at 1e-4), 500 test images for the reconstruction term; scores on 200 / 100 points of batch 16,
+  # variances and MIG on 1,000 / 2,000 images. The InfoGAN cell runs when the gans plugin provides it.
+  reproduce disentanglement --budget quick --max-steps 100 --lr 0.001 --max-test-examples 500 \
+    --metric-option betavae_batch=16 --metric-option betavae_train=200 --metric-option betavae_eval=100 \
+    --metric-option factorvae_batch=16 --metric-option factorvae_train=200 --metric-option factorvae_eval=100 \
+    --metric-option factorvae_variance_points=1000 --metric-option mig_points=2000 ${DISENTANGLEMENT_CELLS:+--cells $DISENTANGLEMENT_CELLS}
+  csv disentanglement
 fi
