@@ -103,6 +103,10 @@ def parser() -> argparse.ArgumentParser:
     lb.add_argument("--results", type=Path, help="results database (default as for run)")
     lb.add_argument("--budget", help="which budget's runs (default: the latest)")
 
+    dr = sub.add_parser("doctor", help="check a results file (read-only); --repair OUT writes a repaired copy")
+    dr.add_argument("results", type=Path)
+    dr.add_argument("--repair", type=Path, metavar="OUT", help="a new results file with every row that can be kept")
+
     rp = sub.add_parser("reproduce", help="run every cell of a protocol's table, then export it")
     rp.add_argument("name")
     rp.add_argument("--budget", default="quick")
@@ -495,9 +499,20 @@ def cmd_show(args) -> int:
     return 0
 
 
+def cmd_doctor(args) -> int:
+    from .doctor import diagnose, repair
+
+    lines, sound = diagnose(args.results)
+    print("\n".join([f"{args.results}:", *lines, "sound" if sound else "damaged: dgmbench refuses to write into it"]))
+    if args.repair:
+        print("\n".join(repair(args.results, args.repair)) + f"\nwrote {args.repair}")
+        return 0
+    return 0 if sound else 1
+
+
 COMMANDS = {"run": cmd_run, "eval": cmd_eval, "plugins": cmd_plugins, "list": cmd_list,
             "leaderboard": cmd_leaderboard, "reproduce": cmd_reproduce, "report": cmd_report, "runs": cmd_runs,
-            "show": cmd_show}
+            "show": cmd_show, "doctor": cmd_doctor}
 
 
 def _terminate(signum, frame):

@@ -159,3 +159,33 @@ def test_a_read_only_results_folder(tmp_path, capsys):
 def test_sqlite_faults_read_as_one_line(tmp_path, fault, words):
     message = str(_store_error(tmp_path / "r.sqlite", fault))
     assert "\n" not in message and str(tmp_path / "r.sqlite") in message and words in message
+
+
+def test_doctor_reports_damage_and_writes_a_repaired_copy(tmp_path, capsys):
+    path = old_file(tmp_path / "r.sqlite", wal=False)
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO metrics VALUES ('gone', 'nll', 'nll', 1.0, NULL, 0)")  # a metric of no run
+    db.execute("DROP INDEX metrics_run")
+    db.commit()
+    db.close()
+    assert main(["doctor", str(path)]) == 0
+    assert "1 metric rows belong to no run" in capsys.readouterr().out
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE runs RENAME TO runs_old")  # the runs table is "gone"
+    db.commit()
+    db.close()
+    before = digest(path)
+    assert main(["doctor", str(path)]) == 1
+    assert "DAMAGED: table runs is missing" in capsys.readouterr().out
+    assert main(["doctor", str(path), "--repair", str(tmp_path / "fixed.sqlite")]) == 0
+    out = capsys.readouterr().out
+    assert "runs: missing" in out and "metrics: 3 rows of runs that are gone left out" in out
+    assert digest(path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["fixed.sqlite", "r.sqlite"]
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE runs_old RENAME TO runs")
+    db.commit()
+    db.close()
+    fixed = tmp_path / "fixed2.sqlite"
+    assert main(["doctor", str(path), "--repair", str(fixed)]) == 0
+    store = Store(fixed, readonly=True)
+    assert sorted(store.runs().run_id) == ["r0", "r1"] and len(store.metrics()) == 2  # the orphan is left out
