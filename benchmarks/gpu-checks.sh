@@ -15,6 +15,9 @@
 # t: OWED for issue 10 item 2 (no device sync per training step): the harness's training loop
 #    against a bare loop over the same train_step, 1-layer VAE and RealNVP on CIFAR-10 shapes
 #    (target >= 0.95, PASS/FAIL printed), and the device-binarization test on CUDA   ~4 minutes
+# s: OWED for issue 15 (scale): torchrun with NCCL against one process (two GPUs when there are,
+#    else a group of one), and reproduce --executor slurm through submitit's local executor with
+#    one GPU per run (Ray's wheel is too big to stage; its GPU path is owed too)     ~4 minutes
 # Every step has its own time limit and its output goes to $OUT (the device tool brings $OUT back),
 # so a slow step cannot take the others down.
 set -uo pipefail
@@ -58,5 +61,11 @@ elif [[ $PART == r ]]; then  # issue 13; every number below is still owed
     cifar10-revnet164 --output "$OUT/revnet-table.md"
   step 60 dgmbench reproduce irevnet --budget full --max-steps 500 --device cuda --no-progress \
     --output "$OUT/irevnet.md"
+elif [[ $PART == s ]]; then  # issue 15; every number below is still owed
+  pip install -q --no-index --find-links "$STAGE/wheels" submitit >>"$OUT/log.txt" 2>&1
+  step 240 python -m pytest -q tests/test_distributed.py
+  step 200 dgmbench reproduce posterior-collapse --budget smoke --executor slurm --slurm-cluster local \
+    --num-gpus 1 --device cuda --no-progress --results "$OUT/scale.sqlite"
+  step 30 dgmbench runs --results "$OUT/scale.sqlite"
 fi
 tail -c 12000 "$OUT/log.txt"

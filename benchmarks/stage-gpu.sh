@@ -14,5 +14,6 @@ mkdir -p "$STAGE/data/cifar-10-batches-py" "$STAGE/wheels"
 for f in batches.meta data_batch_1 data_batch_2 data_batch_3 data_batch_4 data_batch_5 test_batch; do
   [[ -f $DATA/cifar-10-batches-py/$f ]] && gzip -c "$DATA/cifar-10-batches-py/$f" > "$STAGE/data/cifar-10-batches-py/$f.gz"
 done
-pip download --quiet --no-deps -d "$STAGE/wheels" pytest iniconfig packaging pygments pluggy setuptools wheel
+pip download --quiet --no-deps -d "$STAGE/wheels" pytest iniconfig packaging pygments pluggy setuptools wheel \
+  submitit cloudpickle typing_extensions
 du -sh "$STAGE"
