@@ -15,11 +15,6 @@
 # t: OWED for issue 10 item 2 (no device sync per training step): the harness's training loop
 #    against a bare loop over the same train_step, 1-layer VAE and RealNVP on CIFAR-10 shapes
 #    (target >= 0.95, PASS/FAIL printed), and the device-binarization test on CUDA   ~4 minutes
-# g, h: OWED for issue 11 (GANs): the plugin's tests on CUDA (bf16 train steps), G + D updates/s fp32
-#    eager vs bf16 + torch.compile, and the CIFAR-10 cells of gan-losses at a named 1,000-step budget
-#    (g: seed 0, h: seeds 1 2). Still owed beyond these parts: gan-losses at its standard quick budget
-#    (20 epochs, all three datasets; about an hour on one GPU):
-#    dgmbench reproduce gan-losses --device cuda --feature-net domain            ~9 minutes each
 # s: OWED for issue 15 (scale): torchrun with NCCL against one process (two GPUs when there are,
 #    else a group of one), and reproduce --executor slurm through submitit's local executor with
 #    one GPU per run (Ray's wheel is too big to stage; its GPU path is owed too)     ~4 minutes
@@ -48,7 +43,6 @@ if [[ $PART == a ]]; then
     --models realnvp glow pixelcnn gated-pixelcnn pixelcnnpp
   step 80 python plugins/autoregressive/benchmarks/sampling.py --device cuda --models pixelcnnpp
 elif [[ $PART == b ]]; then
-  step 60 python -m pytest -q tests/test_iw_plan.py  # issue 10 item 1: the CUDA memory bound (OWED)
   step 150 python benchmarks/iwae_nll.py --device cuda --n 1000
   step 90 python benchmarks/iwae_nll.py --device cuda --n 10000 --skip per-image chunk-64
   step 300 python benchmarks/sample_features.py --device cuda --n 50000 --feature-net domain \
@@ -67,22 +61,6 @@ elif [[ $PART == r ]]; then  # issue 13; every number below is still owed
     cifar10-revnet164 --output "$OUT/revnet-table.md"
   step 60 dgmbench reproduce irevnet --budget full --max-steps 500 --device cuda --no-progress \
     --output "$OUT/irevnet.md"
-elif [[ $PART == g || $PART == h ]]; then  # issue 11; every number below is still owed
-  pip install -q --no-index --no-deps --no-build-isolation -e plugins/gans >>"$OUT/log.txt" 2>&1
-  GAN_B=(--budget quick --max-steps 1000 --device cuda --no-progress --feature-net domain
-         --metric-option sample_metric_n=10000 --results "$OUT/gan-losses.sqlite")
-  GAN_CELLS=(cifar10-gan cifar10-nsgan cifar10-lsgan cifar10-wgan cifar10-wgan-gp cifar10-dragan cifar10-began
-             cifar10-ebgan cifar10-cgan cifar10-acgan cifar10-infogan)
-  if [[ $PART == g ]]; then
-    step 90 python -m pytest -q plugins/gans/tests
-    step 150 python plugins/gans/benchmarks/throughput.py --part updates --device cuda --dataset cifar10 \
-      --models nsgan wgan-gp began --steps 100
-    step 330 dgmbench reproduce gan-losses "${GAN_B[@]}" --seeds 0 --cells "${GAN_CELLS[@]}" \
-      --output "$OUT/gan-losses.md"
-  else
-    step 560 dgmbench reproduce gan-losses "${GAN_B[@]}" --seeds 1 2 --cells "${GAN_CELLS[@]}" \
-      --output "$OUT/gan-losses.md"
-  fi
 elif [[ $PART == s ]]; then  # issue 15; every number below is still owed
   pip install -q --no-index --find-links "$STAGE/wheels" submitit >>"$OUT/log.txt" 2>&1
   step 240 python -m pytest -q tests/test_distributed.py
