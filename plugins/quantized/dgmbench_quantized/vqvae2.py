@@ -3,6 +3,9 @@
 vqvae2 run's samples (``reconstructions.png``: training images over their reconstructions)."""
 from dgmbench import MetricSpec, ModelSpec, hookimpl
 
+CONFIG = {"channels": int, "res_blocks": int, "embed_dim": int, "codes": int, "decay": float, "commitment": float,
+          "restart_below": float, "vqvae_steps": int, "prior_hidden": int, "prior_layers": int,
+          "bottom_halvings": (str, int), "log_every": int}
 PAPER = "Razavi, van den Oord & Vinyals (2019), Generating Diverse High-Fidelity Images with VQ-VAE-2, NeurIPS"
 
 
@@ -11,7 +14,7 @@ def dgmbench_models():
     return [ModelSpec(
         "vqvae2", "dgmbench_quantized.models.vqvae2:VQVAE2.build", capabilities=["elbo", "sample", "encode"],
         description="VQ-VAE-2: top/bottom codes (EMA codebooks), then gated-PixelCNN priors; bits/dim is a bound",
-        defaults={"vqvae_steps": 1000}, paper=PAPER)]
+        defaults={"vqvae_steps": 1000}, config=CONFIG, paper=PAPER)]
 
 
 @hookimpl

@@ -83,8 +83,9 @@ class CodePrior(nn.Module):
         device = self.embed.weight.device
         codes = torch.zeros(n, H, W, dtype=torch.long, device=device)
         cond = self.condition(cond_codes)
-        for i in range(H):
+        for i in range(H):  # row i depends on rows <= i only: the rows below are not computed
+            rows = cond[:, :, :i + 1] if cond is not None else None
             for j in range(W):
-                logits = self.logits_embedded(self.embed(codes).movedim(-1, 1), cond)[:, :, i, j]
+                logits = self.logits_embedded(self.embed(codes[:, :i + 1]).movedim(-1, 1), rows)[:, :, i, j]
                 codes[:, i, j] = torch.distributions.Categorical(logits=logits.float()).sample()
         return codes
