@@ -43,6 +43,7 @@ if [[ $PART == a ]]; then
     --models realnvp glow pixelcnn gated-pixelcnn pixelcnnpp
   step 80 python plugins/autoregressive/benchmarks/sampling.py --device cuda --models pixelcnnpp
 elif [[ $PART == b ]]; then
+  step 60 python -m pytest -q tests/test_iw_plan.py  # issue 10 item 1: the CUDA memory bound (OWED)
   step 150 python benchmarks/iwae_nll.py --device cuda --n 1000
   step 90 python benchmarks/iwae_nll.py --device cuda --n 10000 --skip per-image chunk-64
   step 300 python benchmarks/sample_features.py --device cuda --n 50000 --feature-net domain \

@@ -116,3 +116,26 @@ def test_choose_takes_the_fastest_call_that_fits():
     assert iw_plan.choose(entry, 5000, 100, bound=10 ** 9) == (1, 1000)   # 1024 units: 5 chunks of 1000
     assert iw_plan.choose(entry, 5000, 100, bound=5000) == (1, 250)       # only 256 units fit
     assert iw_plan.choose(entry, 5000, 100, bound=100) == (1, 10)         # nothing measured fits: 10 units
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (owed: benchmarks/gpu-checks.sh b)")
+def test_cuda_calls_stay_within_the_free_memory_bound():
+    """On CUDA the bound is GPU_MEMORY_FRACTION of the free memory: the allocator's peak over the
+    whole estimate (probe included) stays under it."""
+    device = torch.device("cuda")
+
+    class Big(Counted):
+        def log_importance_weights(self, x, k):
+            pad = torch.ones(k, len(x), PAD, device=x.device)  # 1 KiB per image-sample on the device
+            return pad[..., 0] * 0 + x.sum(1)
+
+    model = Big()
+    x = torch.randn(64, D)
+    spec = DatasetSpec("vectors", load="x:y", shape=(D,), levels=None)
+    ctx = MetricContext(model=model, dataset=spec, test=DataSplit(x), device=device, batch_size=64, seed=0)
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated()
+    bound = iw_plan.memory_bound(device, {})
+    torch.cuda.reset_peak_memory_stats()
+    importance_sampled_nll(ctx, 200_000)
+    assert torch.cuda.max_memory_allocated() - base <= bound
