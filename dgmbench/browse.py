@@ -36,7 +36,7 @@ def _table(rows, headers, wrap: int | None = None) -> str:
 def open_store(path: Path) -> Store:
     if not Path(path).is_file():
         raise DgmbenchError(f"no results file at {path} (run something first, or pass --results FILE)")
-    return Store(path)
+    return Store(path, readonly=True)  # listing never writes
 
 
 def _when(t) -> str:
@@ -118,7 +118,8 @@ def show_run(store: Store, name: str) -> str:
                if config else "config: the model's defaults")
     metrics = store.metrics()
     metrics = metrics[metrics.run_id == run.run_id]
-    out.append(_table([(m.metric, m.name, _value(m.value), m.feature_net if isinstance(m.feature_net, str) else "") for m in metrics.itertuples()],
+    out.append(_table([(m.metric, m.name, _value(m.value), m.feature_net if isinstance(m.feature_net, str) else "")
+                       for m in metrics.itertuples()],
                       ["metric", "value", "", "feature net"]) if len(metrics) else "no metric values stored")
     folder = Path(run.out_dir) if isinstance(run.out_dir, str) and run.out_dir else None
     if folder is not None and folder.is_dir():

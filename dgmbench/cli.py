@@ -32,10 +32,20 @@ def _key_values(items) -> dict:
     return out
 
 
-def _table(rows, headers) -> str:
+def _table(rows, headers, fit: bool = False) -> str:
+    """A terminal table; with ``fit`` the widest columns wrap until it fits the terminal's width."""
+    import shutil
+
     from tabulate import tabulate
 
-    return tabulate(rows, headers=headers, tablefmt="simple")
+    widths = None
+    if fit and rows:
+        # tabulate pads a header by two spaces
+        widths = [max(len(h) + 2, *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+        room = shutil.get_terminal_size((100, 24)).columns - 2 * (len(headers) - 1) - 1
+        while sum(widths) > room and max(widths) > 10:
+            widths[widths.index(max(widths))] -= 1
+    return tabulate(rows, headers=headers, tablefmt="simple", maxcolwidths=widths)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -89,6 +99,7 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--dataset", help="the dataset, for a checkpoint not written by dgmbench")
     ev.add_argument("--budget", help="sets metric options such as nll_k (default: the run's own budget, "
                                      "so its values join the run's leaderboard cell; quick for other files)")
+    ev.add_argument("--max-test-examples", type=int, help="score only the first N test examples (renames the budget)")
     _common(ev)
 
     sub.add_parser("plugins", help="installed plugins: name, version, distribution, what each provides")
@@ -135,6 +146,18 @@ def parser() -> argparse.ArgumentParser:
     rs.add_argument("--protocol", help="only this protocol's runs (default for ad-hoc runs)")
     rs.add_argument("--status", help="only runs with this status (ok, partial, truncated, failed...)")
     rs.add_argument("--last", type=int, metavar="N", help="only the newest N")
+
+    sf = sub.add_parser("score-folder", help="FID, KID, IS, precision/recall of a folder of images against another")
+    sf.add_argument("real", type=Path, help="folder of real images (searched recursively)")
+    sf.add_argument("fake", type=Path, help="folder of generated images")
+    sf.add_argument("--feature-net", default="inception",
+                    help="inception (clean-fid's weights) | domain (a classifier trained on --dataset) | a plugin's")
+    sf.add_argument("--dataset", help="for --feature-net domain: the dataset whose classifier to use "
+                                      "(default: imagefolder:REAL, which needs class subfolders)")
+    sf.add_argument("--data-root", help="where datasets live (env DGMBENCH_DATA)")
+    sf.add_argument("--device", default="auto")
+    sf.add_argument("--metric-option", action="append", metavar="KEY=VALUE", default=[],
+                    help="kid_subsets, kid_subset_size, is_splits, pr_k, domain_net_steps")
 
     sh = sub.add_parser("show", help="one run's facts, config, metric values and files")
     sh.add_argument("run", help="a run id (or a unique prefix), or its output folder's name")
@@ -201,6 +224,30 @@ def _check_names(args) -> None:
         reg.get("protocols", protocol)
 
 
+def _check_names(args) -> None:
+    """Misspelt plugin, dataset, budget, metric, protocol or feature-network names fail here, in a
+    fraction of a second: before a command imports torch (about 2 s)."""
+    if args.command not in ("run", "eval", "reproduce", "score-folder"):
+        return
+    from .budgets import resolve_budget
+    from .plugins import load_registry
+
+    reg = load_registry()  # the command loads it again and reports broken plugins
+    if getattr(args, "plugin", None):
+        reg.model_for(args.plugin)
+    if getattr(args, "dataset", None):
+        reg.dataset(args.dataset)
+    if getattr(args, "budget", None):
+        resolve_budget(args.budget)
+    for name in getattr(args, "metrics", None) or []:
+        reg.get("metrics", name)
+    if getattr(args, "feature_net", None):
+        reg.get("feature_networks", args.feature_net)
+    protocol = args.name if args.command == "reproduce" else getattr(args, "protocol", None)
+    if protocol not in (None, "default"):
+        reg.get("protocols", protocol)
+
+
 def _pick_cell(reg, protocol_name: str, model: str, dataset: str | None, cell: str | None):
     protocol = reg.get("protocols", protocol_name)
     if cell:
@@ -238,7 +285,10 @@ def _print_row(outcome, reg) -> None:
     print(_table([list(row.values())], list(row.keys())))
     if getattr(outcome, "stopped", ""):
         print(f"truncated: {outcome.stopped}")
-    print(f"run {outcome.run_id} stored; samples, curves and checkpoint in {outcome.out_dir}")
+    if outcome.out_dir is None:  # an evaluation: no training, so no samples, curves or checkpoint
+        print(f"run {outcome.run_id} stored (evaluation only; `dgmbench show {outcome.run_id}` lists it)")
+    else:
+        print(f"run {outcome.run_id} stored; samples, curves and checkpoint in {outcome.out_dir}")
 
 
 def cmd_run(args) -> int:
@@ -272,7 +322,7 @@ def cmd_eval(args) -> int:
     reg = _registry()
     outcome = evaluate_checkpoint(args.checkpoint, args.metrics, results=rank_results(args.results), device=device,
                                   model=args.plugin, dataset=args.dataset, data_root=args.data_root,
-                                  budget=args.budget, reg=reg,
+                                  budget=args.budget, reg=reg, max_test_examples=args.max_test_examples,
                                   options={**_key_values(args.metric_option), **_metric_options(args)})
     if is_main():
         _print_row(outcome, reg)
@@ -283,11 +333,19 @@ def cmd_plugins(args) -> int:
     reg = _registry()
     rows = []
     for name, info in sorted(reg.plugins.items()):
-        provides = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info.provides.items())
+        provides = "; ".join(f"{kind}: {_summary(names, kind)}" for kind, names in info.provides.items())
         status = f"BROKEN: {reg.failures[name]}" if name in reg.failures else provides
         rows.append([name, info.version, info.distribution, status])
-    print(_table(rows, ["plugin", "version", "distribution", "provides"]))
+    print(_table(rows, ["plugin", "version", "distribution", "provides"], fit=True))
     return 0
+
+
+def _summary(names, kind: str, shown: int = 6) -> str:
+    """The first few names, and how many in all where there are more (``dgmbench list`` has them all)."""
+    names = list(dict.fromkeys(names))
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])}... ({len(names)}; dgmbench list {kind.replace('_', '-')})"
 
 
 def cmd_list(args) -> int:
@@ -312,7 +370,10 @@ def cmd_list(args) -> int:
                "metrics": ["metric", "needs", "description"],
                "protocols": ["protocol", "version", "cells", "metrics", "description"],
                "feature_networks": ["feature network", "plugin", "description"]}[kind]
-    print(_table(rows, headers))
+    if kind == "datasets":
+        rows.append(["imagefolder:PATH", "(the images')", 256, "your images, PATH/<class>/*.png (or PATH/train, "
+                     "PATH/test; else split 90/10)"])
+    print(_table(rows, headers, fit=True))
     return 0
 
 
@@ -360,6 +421,11 @@ def _write_leaderboard(reg, name, results, budget, fmt, output) -> None:
     path = Path(results or default_results_path())
     store = Store(path, readonly=True) if path.exists() else None  # reading never writes (no migration)
     df, caption = leaderboard.build(protocol, store, budget)
+    if not any(df[c].notna().any() for c in df.columns if c.endswith("(ours)")):
+        committed = Path("leaderboards") / name / "results.sqlite"
+        print(f"note: {path} holds no measured runs of {name} v{protocol.version}: `dgmbench reproduce {name}` "
+              "fills the table" + (f"; the committed numbers: --results {committed}" if committed.is_file() else ""),
+              file=sys.stderr)
     text = leaderboard.export(df, caption, fmt)
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -483,6 +549,15 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_score_folder(args) -> int:
+    from .score_folder import score_folders
+
+    values = score_folders(args.real, args.fake, args.feature_net, dataset=args.dataset, data_root=args.data_root,
+                           device=args.device, options=_key_values(args.metric_option), reg=_registry())
+    print(_table([[k, f"{v:.6g}"] for k, v in values.items()], ["value", f"{args.fake} against {args.real}"]))
+    return 0
+
+
 def cmd_runs(args) -> int:
     from .browse import open_store, runs_table
     from .runner import default_results_path
@@ -512,6 +587,7 @@ def cmd_doctor(args) -> int:
 
 COMMANDS = {"run": cmd_run, "eval": cmd_eval, "plugins": cmd_plugins, "list": cmd_list,
             "leaderboard": cmd_leaderboard, "reproduce": cmd_reproduce, "report": cmd_report, "runs": cmd_runs,
+            "score-folder": cmd_score_folder,
             "show": cmd_show, "doctor": cmd_doctor}
 
 
@@ -525,6 +601,7 @@ def main(argv=None) -> int:
         signal.signal(signal.SIGTERM, _terminate)  # a killed run settles like a Ctrl-C'd one
     try:
         _check_numbers(args)
+        _check_names(args)
         return COMMANDS[args.command](args)
     except DgmbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

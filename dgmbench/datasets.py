@@ -104,8 +104,8 @@ def _torchvision(cls_name: str, name: str, where: str, **kwargs):
         if download:
             raise DataError(f"{name}: download failed ({exc}); check the network, or copy the files to {where}")
         if "not found" in str(exc).lower():
-            raise DataError(f"{name} not found under {where}: copy torchvision's files there, or pass --download "
-                            f"({exc})") from None
+            raise DataError(f"{name} not found under {where}: copy torchvision's files there, or pass --download") \
+                from None  # torchvision's own advice ("use download=True") is not for our users
         raise DataError(f"{name} could not be read (corrupt or truncated file?): {exc} [data under {where}]") from None
     except (OSError, ValueError, EOFError) as exc:  # no network, corrupt archive or pickle
         what = "download failed (no network?)" if download else "could not be read (corrupt file?)"
@@ -248,8 +248,9 @@ def _read_image(loader, path: str):
 
 def imagefolder_spec(path: str) -> DatasetSpec:
     """A user's own images in torchvision's ImageFolder layout (PATH/class/*.png), or
-    PATH/train/class/... and PATH/test/class/... when both exist. All images are resized to
-    the size of the first one; 8-bit pixels."""
+    PATH/train/class/... and PATH/test/class/... when both exist. Without those two folders the
+    images are split 90/10 (train/test) by a fixed permutation, and the split says so in its note
+    (stored with every run). All images are resized to the size of the first one; 8-bit pixels."""
     from PIL import Image
 
     root = Path(path).expanduser()
@@ -282,11 +283,14 @@ def imagefolder_spec(path: str) -> DatasetSpec:
                             "(.png/.jpg...); add images or remove the folder") from None
         arr = np.stack([np.asarray(_read_image(ds.loader, p)) for p, _ in ds.samples])
         y = np.array([t for _, t in ds.samples])
+        note = ""
         if not has_splits:
             train, test = _split_indices(len(arr), 0.1)
+            note = (f"imagefolder: no train/ and test/ folders, so split 90/10 by a fixed permutation (seed 0): "
+                    f"{len(train)} train, {len(test)} test images")
             keep = train if split == "train" else test
             arr, y = arr[keep], y[keep]
-        return DataSplit(_images(arr), torch.as_tensor(y))
+        return DataSplit(_images(arr), torch.as_tensor(y), note=note)
 
     classes = [d for d in root.iterdir() if d.is_dir()]
     return DatasetSpec(name=f"imagefolder:{path}", load=load, shape=(channels, size[1], size[0]), levels=256,

@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -77,6 +76,7 @@ class Board:
     headers: list = field(default_factory=list)
     rows: list = field(default_factory=list)
     n_runs: int = 0
+    superseded: str = ""
 
 
 def _board(protocol, store: Store, runs: pd.DataFrame, slug: str, results: Path) -> Board | None:
@@ -90,37 +90,22 @@ def _board(protocol, store: Store, runs: pd.DataFrame, slug: str, results: Path)
         caption = caption.replace(" " + claim, "")
     mine = runs[(runs.protocol == protocol.name) & (runs.protocol_version == protocol.version)
                 & (runs.budget == facts["budget"]) & runs.status.isin(SHOWN)]
-    labels = [c for c in df.columns if c != "cell" and not c.endswith(("(paper)", "(ours)", " std", " seeds"))]
-    paper = [c for c in df.columns if c.endswith("(paper)")]
-    ours = [c for c in df.columns if c.endswith("(ours)")]
-    decimals = df.attrs.get("paper_decimals", {})
+    shown = leaderboard._display(df)  # the md/LaTeX cell texts: mean ± std (n), truncation mark, paper digits
+    labels = [c for c in shown.columns if not c.endswith(("(paper)", "(ours)"))]
+    paper = [c for c in shown.columns if c.endswith("(paper)")]
+    ours = [c for c in shown.columns if c.endswith("(ours)")]
     rows = []
-    for _, r in df.iterrows():
-        cell_runs = mine[mine.cell == r.get("cell")] if r.get("cell") else mine.iloc[0:0]
-        values = []
-        for col in ours:
-            mean, std, n = r[col], r.get(f"{col} std"), r.get(f"{col} seeds")
-            text = "" if mean is None or pd.isna(mean) else f"{mean:.3f}"
-            if text and n is not None and not pd.isna(n) and n > 1:
-                text += f" ± {std:.3f} (n={int(n)})"
-            values.append(text)
+    for i, cell in enumerate(df["cell"]):
+        cell_runs = mine[mine.cell == cell] if isinstance(cell, str) else mine.iloc[0:0]
         rows.append({
-            "labels": ["" if v is None or (isinstance(v, float) and pd.isna(v)) else v for v in (r[c] for c in labels)],
-            "paper": [_paper(r[c], decimals.get(c)) for c in paper],
-            "ours": values,
+            "labels": [shown[c].iloc[i] for c in labels],
+            "paper": [shown[c].iloc[i] for c in paper],
+            "ours": [shown[c].iloc[i] for c in ours],
             "runs": [{"id": x.run_id, "seed": x.seed, "status": x.status, "why": MARKED.get(x.status, "")}
                      for x in cell_runs.itertuples()],
         })
     return Board(slug, protocol, results, facts["budget"], caption, claims, [labels, paper, ours], rows,
                  len(mine))
-
-
-def _paper(value, decimals) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    if decimals is not None and isinstance(value, (int, float)):
-        return f"{value:.{decimals}f}"
-    return str(value)
 
 
 def _run_page(run, metrics: pd.DataFrame, results: Path, site: Path) -> dict:
@@ -146,7 +131,7 @@ def _run_page(run, metrics: pd.DataFrame, results: Path, site: Path) -> dict:
              ("protocol", f"{run.protocol} v{run.protocol_version}" if run.protocol != "default" else "ad hoc"),
              ("cell", run.cell), ("budget", run.budget), ("seed", run.seed), ("device", run.device),
              ("started", _date(run.created)), ("wall time", _seconds(run.wall_time_s)),
-             ("training time", _seconds(run.train_time_s)), ("epochs", run.epochs), ("steps", run.steps),
+             ("training time", _seconds(run.train_time_s)), ("epochs", _int(run.epochs)), ("steps", _int(run.steps)),
              ("train images/s", _num(run.train_images_per_s, 1)),
              ("peak memory", f"{run.peak_memory_bytes / 2**20:.0f} MiB" if _real(run.peak_memory_bytes) else None),
              ("examples", f"{run.n_train} train, {run.n_test} test" if _real(run.n_test) else None),
@@ -155,7 +140,12 @@ def _run_page(run, metrics: pd.DataFrame, results: Path, site: Path) -> dict:
     m = metrics[metrics.run_id == run.run_id]
     return {"run": run, "facts": [(k, v) for k, v in facts if v is not None and v == v and v != ""],
             "config": sorted(config.items()), "libraries": sorted(libraries.items()), "images": images,
-            "metrics": [(x.metric, x.name, x.value, x.feature_net or "") for x in m.itertuples()]}
+            "metrics": [(x.metric, x.name, x.value, x.feature_net if isinstance(x.feature_net, str) else "")
+                        for x in m.itertuples()]}
+
+
+def _int(v) -> int | None:
+    return int(v) if _real(v) else None
 
 
 def _real(v) -> bool:
@@ -170,19 +160,6 @@ def _date(t) -> str:
     return pd.Timestamp(t, unit="s").strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _snapshot(path: Path, copy: Path) -> Store:
-    """A Store on a copy of ``path``: opening a Store upgrades and settles the file, and a report
-    only reads (a committed leaderboard's results file stays byte for byte as it was)."""
-    from .errors import DgmbenchError
-
-    if not path.is_file():
-        raise DgmbenchError(f"no results file at {path}")
-    for suffix in ("", "-wal"):
-        if Path(f"{path}{suffix}").is_file():
-            shutil.copyfile(f"{path}{suffix}", f"{copy}{suffix}")
-    return Store(copy)
-
-
 def build_site(results: list[Path], output: Path, protocols: dict) -> Path:
     """Write the site for ``results`` (results files) into ``output``; returns the index page.
     ``protocols`` maps names to the registered :class:`~dgmbench.specs.ProtocolSpec`."""
@@ -190,18 +167,23 @@ def build_site(results: list[Path], output: Path, protocols: dict) -> Path:
     output.mkdir(parents=True, exist_ok=True)
     (output / "runs").mkdir(exist_ok=True)
     boards, all_runs, seen, on_board = [], [], set(), {}
-    scratch = Path(tempfile.mkdtemp(prefix="dgmbench-report-"))
-    for i, path in enumerate(results):
-        store = _snapshot(Path(path), scratch / f"{i}.sqlite")
+    for path in results:
+        store = Store(path, readonly=True)  # a report only reads: the file stays byte for byte as it was
         runs, metrics = store.runs(), store.metrics()
-        for name in sorted(set(runs.protocol) - {"default"}):
+        versions = runs[runs.protocol != "default"][["protocol", "protocol_version"]].drop_duplicates()
+        for name, version in sorted(versions.itertuples(index=False), key=lambda t: (t[0], str(t[1]))):
             if name not in protocols:
                 continue
-            slug = _slug(name)
+            current = protocols[name]
+            # an older version's runs keep their own page, marked superseded (its cells and
+            # reference are the current spec's: a version bump changes how numbers are made)
+            protocol = current if str(version) == str(current.version) else replace(current, version=str(version))
+            slug = _slug(name if protocol is current else f"{name}-v{version}")
             while slug in seen:  # the same protocol in two results files
                 slug += "-2"
-            board = _board(protocols[name], store, runs, slug, Path(path))
+            board = _board(protocol, store, runs, slug, Path(path))
             if board is not None:
+                board.superseded = "" if protocol is current else f"superseded by v{current.version}"
                 seen.add(slug)
                 boards.append(board)
                 on_board.update({r["id"]: board for row in board.rows for r in row["runs"]})
@@ -212,7 +194,6 @@ def build_site(results: list[Path], output: Path, protocols: dict) -> Path:
             all_runs.append(run)
     for board in boards:
         (output / f"{board.slug}.html").write_text(env.get_template("leaderboard.html").render(board=board))
-    shutil.rmtree(scratch, ignore_errors=True)
     index = output / "index.html"
     index.write_text(env.get_template("index.html").render(boards=boards, runs=all_runs, results=results,
                                                           date=_date))

@@ -337,7 +337,8 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
 
 def evaluate_checkpoint(checkpoint: Path, metric_names=None, results: Path | None = None, device: str = "auto",
                         model: str | None = None, dataset: str | None = None, data_root: str | None = None,
-                        budget: str | None = None, reg: Registry | None = None, options: dict | None = None
+                        budget: str | None = None, reg: Registry | None = None, options: dict | None = None,
+                        max_test_examples: int | None = None
                         ) -> RunOutcome:
     """Score a saved model with no training and store the result like a run.
 
@@ -364,6 +365,8 @@ def evaluate_checkpoint(checkpoint: Path, metric_names=None, results: Path | Non
     record.device = device
     if budget:  # a new budget replaces the run's (and its command-line refinements)
         record.budget, record.overrides = budget, {}
+    if max_test_examples:  # a subset of the test set (renames the budget, as on the run command line)
+        record.overrides = {**record.overrides, "max_test_examples": max_test_examples}
     record.metrics = list(metric_names) if metric_names else record.metrics
     record.options = {**record.options, **(options or {})}
     p = plan(reg, record)

@@ -108,6 +108,7 @@ def test_missing_data_says_where_to_put_what(tmp_path):
     r = run_cli("run", "--plugin", "gaussian", "--dataset", "mnist", "--data-root", tmp_path / "empty")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "mnist not found under" in r.stderr and str(tmp_path / "empty") in r.stderr
+    assert "download=True" not in r.stderr and r.stderr.count("download") == 1  # one message, ours
 
 
 def test_corrupt_data_file_is_a_clear_error(tmp_path):
@@ -269,6 +270,7 @@ def test_imagefolder_dataset(tmp_path):
     assert r.returncode == 0, r.stderr
     (run,) = _runs()
     assert run["n_train"] == 54 and run["n_test"] == 6
+    assert "split 90/10" in run["data_note"] and "54 train, 6 test" in run["data_note"]  # the split is on record
     assert _metrics(run["run_id"])["bpd"] == pytest.approx(8.0, abs=1e-9)
 
 

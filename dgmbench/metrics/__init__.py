@@ -70,3 +70,13 @@ def model_input_for(model, dataset: DatasetSpec, x: torch.Tensor, generator=None
     if getattr(model, "likelihood", "none") == "continuous":
         return dequantize(x, dataset.levels, generator)
     return x
+
+
+# The public array-level API (docs/metrics.md): metrics of your own arrays and models.
+from .arrays import (  # noqa: E402,F401
+    fid_from_features,
+    importance_sampled_nll,
+    inception_score,
+    kernel_inception_distance,
+    precision_recall,
+)
