@@ -18,6 +18,9 @@
 # s: OWED for issue 15 (scale): torchrun with NCCL against one process (two GPUs when there are,
 #    else a group of one), and reproduce --executor slurm through submitit's local executor with
 #    one GPU per run (Ray's wheel is too big to stage; its GPU path is owed too)     ~4 minutes
+# d: OWED for issue 12 (disentanglement): the disentanglement protocol at its quick budget (3,000 steps,
+#    lr 1e-4, disentanglement_lib's settings with fewer steps) on seed 0, five VAE cells, scores on
+#    2,000 / 1,000 points; the metrics benchmark with a 1,000-step beta-VAE (needs scikit-learn there) ~9 minutes
 # Every step has its own time limit and its output goes to $OUT (the device tool brings $OUT back),
 # so a slow step cannot take the others down.
 set -uo pipefail
@@ -68,5 +71,12 @@ elif [[ $PART == s ]]; then  # issue 15; every number below is still owed
   step 200 dgmbench reproduce posterior-collapse --budget smoke --executor slurm --slurm-cluster local \
     --num-gpus 1 --device cuda --no-progress --results "$OUT/scale.sqlite"
   step 30 dgmbench runs --results "$OUT/scale.sqlite"
+elif [[ $PART == d ]]; then  # issue 12; every number below is still owed
+  pip install -q --no-index --no-deps --no-build-isolation -e plugins/disentangle >>"$OUT/log.txt" 2>&1
+  step 420 dgmbench reproduce disentanglement --budget quick --device cuda --no-progress --seeds 0 \
+    --cells vae betavae-4 betavae-capacity factorvae-10 factorvae-40 --metric-option betavae_train=2000 \
+    --metric-option betavae_eval=1000 --metric-option factorvae_train=2000 --metric-option factorvae_eval=1000 \
+    --results "$OUT/disentanglement.sqlite" --output "$OUT/disentanglement.md"
+  step 120 python plugins/disentangle/benchmarks/disentanglement_metrics.py --steps 1000 --points 1000
 fi
 tail -c 12000 "$OUT/log.txt"
