@@ -92,7 +92,7 @@ def dgmbench_protocols():
             claims="dgmbench_reversible.claims:irevnet",
             caption="Top-1 error in percent; the paper's rows are ImageNet (Jacobsen et al. 2018, Table 1), ours "
                     "CIFAR-10 (no ImageNet data here). reconstruction_error: max |x - invert(features(x))| on "
-                    "the test images, x in [0, 1]; reconstruction_error_levels: the same in 8-bit grey levels (below 0.5 "
-                    "the input is recovered exactly).",
+                    "the test images, x in [0, 1]; reconstruction_error_levels: the same in 8-bit grey levels "
+                    "(below 0.5 the input is recovered exactly).",
         ),
     ]
