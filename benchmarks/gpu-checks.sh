@@ -21,6 +21,11 @@
 # d: OWED for issue 12 (disentanglement): the disentanglement protocol at its quick budget (3,000 steps,
 #    lr 1e-4, disentanglement_lib's settings with fewer steps) on seed 0, five VAE cells, scores on
 #    2,000 / 1,000 points; the metrics benchmark with a 1,000-step beta-VAE (needs scikit-learn there) ~9 minutes
+# g, h: OWED for issue 11 (GANs): the plugin's tests on CUDA (bf16 train steps), G + D updates/s fp32
+#    eager vs bf16 + torch.compile, and the CIFAR-10 cells of gan-losses at a named 1,000-step budget
+#    (g: seed 0, h: seeds 1 2). Still owed beyond these parts: gan-losses at its standard quick budget
+#    (20 epochs, all three datasets; about an hour on one GPU):
+#    dgmbench reproduce gan-losses --device cuda --feature-net domain            ~9 minutes each
 # Every step has its own time limit and its output goes to $OUT (the device tool brings $OUT back),
 # so a slow step cannot take the others down.
 set -uo pipefail
@@ -78,5 +83,21 @@ elif [[ $PART == d ]]; then  # issue 12; every number below is still owed
     --metric-option betavae_eval=1000 --metric-option factorvae_train=2000 --metric-option factorvae_eval=1000 \
     --results "$OUT/disentanglement.sqlite" --output "$OUT/disentanglement.md"
   step 120 python plugins/disentangle/benchmarks/disentanglement_metrics.py --steps 1000 --points 1000
+elif [[ $PART == g || $PART == h ]]; then  # issue 11; every number below is still owed
+  pip install -q --no-index --no-deps --no-build-isolation -e plugins/gans >>"$OUT/log.txt" 2>&1
+  GAN_B=(--budget quick --max-steps 1000 --device cuda --no-progress --feature-net domain
+         --metric-option sample_metric_n=10000 --results "$OUT/gan-losses.sqlite")
+  GAN_CELLS=(cifar10-gan cifar10-nsgan cifar10-lsgan cifar10-wgan cifar10-wgan-gp cifar10-dragan cifar10-began
+             cifar10-ebgan cifar10-cgan cifar10-acgan cifar10-infogan)
+  if [[ $PART == g ]]; then
+    step 90 python -m pytest -q plugins/gans/tests
+    step 150 python plugins/gans/benchmarks/throughput.py --part updates --device cuda --dataset cifar10 \
+      --models nsgan wgan-gp began --steps 100
+    step 330 dgmbench reproduce gan-losses "${GAN_B[@]}" --seeds 0 --cells "${GAN_CELLS[@]}" \
+      --output "$OUT/gan-losses.md"
+  else
+    step 560 dgmbench reproduce gan-losses "${GAN_B[@]}" --seeds 1 2 --cells "${GAN_CELLS[@]}" \
+      --output "$OUT/gan-losses.md"
+  fi
 fi
 tail -c 12000 "$OUT/log.txt"

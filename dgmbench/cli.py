@@ -123,6 +123,9 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--budget", default="quick")
     rp.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the protocol's)")
     rp.add_argument("--cells", nargs="+", help="only these cells")
+    rp.add_argument("--config", action="append", metavar="KEY=VALUE", default=[],
+                    help="model config override for every cell (e.g. a smaller width for a CPU measurement; "
+                         "stored with each run)")
     rp.add_argument("--out", type=Path)
     rp.add_argument("--download", action="store_true")
     rp.add_argument("--no-progress", action="store_true")
@@ -530,7 +533,7 @@ def cmd_reproduce(args) -> int:
                     print(f"error: {protocol.name}/{cell.key}/seed {seed}: {exc}", file=sys.stderr)
                 continue
             jobs.append(Job(RunRecord(model=cell.model, dataset=cell.dataset, protocol=protocol.name,
-                                      budget=args.budget, seed=seed, cell=cell.key, metrics=args.metrics,
+                                      budget=args.budget, seed=seed, cell=cell.key, metrics=args.metrics, config=_key_values(args.config),
                                       device=args.device, data_root=data_root, download=args.download,
                                       overrides=_overrides(args), options=_metric_options(args)), resume=resume))
     failed += run_jobs(jobs, settings, reg, lambda outcome: _print_row(outcome, reg))

@@ -10,7 +10,7 @@
 set -uo pipefail
 DATA=${DGMBENCH_DATA:-../shared/data}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-want=" ${*:-posterior-collapse cifar10-bpd mnist-nll iwae-table revnet-memory revnet-table irevnet identifiability disentanglement} "
+want=" ${*:-posterior-collapse cifar10-bpd mnist-nll iwae-table revnet-memory revnet-table irevnet identifiability disentanglement gan-modes gan-losses} "
 
 reproduce() {  # protocol, then extra arguments
   local name=$1; shift
@@ -86,6 +86,26 @@ if [[ $want == *" identifiability "* ]]; then
     --metric-option factorvae_train=500 --metric-option factorvae_eval=250 \
     --metric-option factorvae_variance_points=5000 --metric-option mig_points=5000
   csv identifiability
+fi
+
+# GANs (issue 11): 200 steps of batch 64 per cell (one critic update per step; n_critic = 5 models make 40
+# generator updates), 10,000 training examples; image cells at DCGAN width 8 (--config width=8, stored with
+# every run; the protocols' own width is 64), 2-D cells with the default MLPs. The CIFAR-10 cells and the
+# standard budget are owed to a GPU (benchmarks/gpu-checks.sh g, h).
+GAN_B=(--budget quick --max-steps 200 --max-train-examples 10000 --max-test-examples 1000
+       --metric-option domain_net_steps=300 --metric-option mode_samples=2500 --metric-option sample_metric_n=1000)
+if [[ $want == *" gan-modes "* ]]; then
+  MODELS="gan nsgan lsgan wgan wgan-gp dragan began ebgan"
+  reproduce gan-modes "${GAN_B[@]}" --cells $(for d in toy2d-ring8 toy2d-grid25; do for m in $MODELS; do echo "$d-$m"; done; done)
+  reproduce gan-modes "${GAN_B[@]}" --config width=8 --cells $(for m in $MODELS; do echo "stacked-mnist-$m"; done)
+  csv gan-modes
+fi
+
+if [[ $want == *" gan-losses "* ]]; then
+  reproduce gan-losses "${GAN_B[@]}" --config width=8 --feature-net domain \
+    --cells mnist-gan mnist-nsgan mnist-lsgan mnist-wgan mnist-wgan-gp mnist-dragan mnist-began mnist-ebgan \
+    mnist-cgan mnist-acgan mnist-infogan
+  csv gan-losses
 fi
 
 if [[ $want == *" disentanglement "* ]]; then

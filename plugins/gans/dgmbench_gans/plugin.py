@@ -31,6 +31,22 @@ MODELS = [
 ]
 CONDITIONAL = {"cgan", "acgan", "infogan"}
 
+#: the config keys every GAN reads (dgmbench_gans.base) and each model's own
+CONFIG = {"z_dim": int, "width": int, "layers": int, "n_critic": int, "optimizer": str, "beta1": float,
+          "beta2": float, "spectral_norm": bool, "minibatch_features": int, "vbn": bool, "feature_matching": bool,
+          "historical_averaging": float, "label_smoothing": float, "batch_norm": bool}
+OWN = {"wgan": {"clip": float}, "wgan-gp": {"gp_lambda": float}, "dragan": {"gp_lambda": float},
+       "ebgan": {"margin": float, "pt_weight": float, "code_dim": int},
+       "began": {"gamma": float, "lambda_k": float, "code_dim": int},
+       "infogan": {"n_cat": int, "n_cont": int, "lambda_cat": float, "lambda_cont": float}}
+
+
+def declared(name: str) -> dict:
+    """The spec's config declaration, where this dgmbench's ModelSpec takes one."""
+    if "config" not in ModelSpec.__dataclass_fields__:
+        return {}
+    return {"config": {**CONFIG, **OWN.get(name, {})}}
+
 
 def capabilities(name: str) -> list[str]:
     caps = ["sample"]
@@ -45,7 +61,7 @@ def capabilities(name: str) -> list[str]:
 def dgmbench_models():
     return [ModelSpec(name, f"dgmbench_gans.models.{target}.build", capabilities=capabilities(name),
                       description=description, paper=paper,
-                      budgets={b: {"lr": lr} for b in ("smoke", "quick", "full")})
+                      budgets={b: {"lr": lr} for b in ("smoke", "quick", "full")}, **declared(name))
             for name, target, paper, description, lr in MODELS]
 
 

@@ -134,3 +134,19 @@ def test_asking_a_gan_for_nll_is_refused_before_training(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "'nll'" in err[0] and "nsgan" in err[0], err
     assert not (tmp_path / "runs").exists()   # nothing trained, no run folder
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="bf16 autocast is the CUDA path (no CUDA here)")
+@pytest.mark.parametrize("name", MODELS)
+def test_bf16_train_steps_on_cuda(registry, name):
+    from dgmbench.training import autocast_for
+
+    model, ds = make(registry, name, "digits")
+    device = torch.device("cuda")
+    model.to(device)
+    opts = model.configure_optimizers(2e-4)
+    x, y = torch.rand(32, 1, 8, 8, device=device), torch.randint(0, 10, (32,), device=device)
+    for step in range(10):
+        logs = model.train_step(x, y, opts, step, autocast_for(device))
+        assert all(torch.isfinite(v).all() for v in logs.values()), (name, logs)
+    assert model.sample(4).dtype == torch.float32 and model.sample(4).device.type == "cuda"
