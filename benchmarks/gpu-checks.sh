@@ -26,6 +26,12 @@
 #    (g: seed 0, h: seeds 1 2). Still owed beyond these parts: gan-losses at its standard quick budget
 #    (20 epochs, all three datasets; about an hour on one GPU):
 #    dgmbench reproduce gan-losses --device cuda --feature-net domain            ~9 minutes each
+# q, v: OWED for issue 14 (quantized models): q: the fqgan protocol's CIFAR-10 cells (DCGAN, FQ-DCGAN,
+#    StyleGAN, FQ-StyleGAN), 3 seeds, at a named 2,000-step budget, 10,000 samples for FID/KID/IS/PR (the
+#    caption's "feature quantization lowers FID" on a GPU budget); v: the vqvae2 protocol's four cells
+#    (small and default widths, MNIST and CIFAR-10) at its quick budget, 5,000 samples; q also runs the
+#    plugin's tests on the CUDA box. Still owed beyond these: fqgan at its quick budget (5,000 steps),
+#    its MNIST and CelebA cells, and Inception features where clean-fid's weights can be staged ~9 minutes each
 # Every step has its own time limit and its output goes to $OUT (the device tool brings $OUT back),
 # so a slow step cannot take the others down.
 set -uo pipefail
@@ -70,6 +76,18 @@ elif [[ $PART == r ]]; then  # issue 13; every number below is still owed
     cifar10-revnet164 --output "$OUT/revnet-table.md"
   step 60 dgmbench reproduce irevnet --budget full --max-steps 500 --device cuda --no-progress \
     --output "$OUT/irevnet.md"
+elif [[ $PART == q || $PART == v ]]; then  # issue 14; every number below is still owed
+  pip install -q --no-index --no-deps --no-build-isolation -e plugins/gans -e plugins/quantized >>"$OUT/log.txt" 2>&1
+  Q_B=(--budget quick --device cuda --no-progress --feature-net domain)
+  if [[ $PART == q ]]; then
+    step 60 python -m pytest -q plugins/quantized/tests
+    step 480 dgmbench reproduce fqgan "${Q_B[@]}" --max-steps 2000 --seeds 0 1 2 \
+      --metric-option sample_metric_n=10000 --cells cifar10-dcgan cifar10-fq-dcgan cifar10-stylegan \
+      cifar10-fq-stylegan --results "$OUT/fqgan.sqlite" --output "$OUT/fqgan.md"
+  else
+    step 540 dgmbench reproduce vqvae2 "${Q_B[@]}" --seeds 0 --metric-option sample_metric_n=5000 \
+      --results "$OUT/vqvae2.sqlite" --output "$OUT/vqvae2.md"
+  fi
 elif [[ $PART == s ]]; then  # issue 15; every number below is still owed
   pip install -q --no-index --find-links "$STAGE/wheels" submitit >>"$OUT/log.txt" 2>&1
   step 240 python -m pytest -q tests/test_distributed.py

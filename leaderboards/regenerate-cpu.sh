@@ -10,7 +10,7 @@
 set -uo pipefail
 DATA=${DGMBENCH_DATA:-../shared/data}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-want=" ${*:-posterior-collapse cifar10-bpd mnist-nll iwae-table revnet-memory revnet-table irevnet identifiability disentanglement gan-modes gan-losses} "
+want=" ${*:-posterior-collapse cifar10-bpd mnist-nll iwae-table revnet-memory revnet-table irevnet identifiability disentanglement gan-modes gan-losses fqgan vqvae2} "
 
 reproduce() {  # protocol, then extra arguments
   local name=$1; shift
@@ -117,4 +117,22 @@ if [[ $want == *" disentanglement "* ]]; then
     --metric-option factorvae_batch=16 --metric-option factorvae_train=200 --metric-option factorvae_eval=100 \
     --metric-option factorvae_variance_points=1000 --metric-option mig_points=2000 ${DISENTANGLEMENT_CELLS:+--cells $DISENTANGLEMENT_CELLS}
   csv disentanglement
+fi
+
+# Quantized models (issue 14): one seed (the protocols' 3 seeds are owed to a GPU, benchmarks/gpu-checks.sh q),
+# batch 32, 10,000 training examples, the domain feature net at 300 steps (shared with the GAN tables).
+# fqgan: 200 steps per cell at the protocol's small widths, MNIST and CIFAR-10 (CelebA is not here).
+# vqvae2: the small cells, 400 steps = 300 VQ-VAE steps (the cells' vqvae_steps) + 100 prior steps.
+Q_B=(--budget quick --batch-size 32 --max-train-examples 10000 --metric-option domain_net_steps=300 --seeds 0
+     --feature-net domain)
+if [[ $want == *" fqgan "* ]]; then
+  reproduce fqgan "${Q_B[@]}" --max-steps 200 --max-test-examples 1000 --metric-option sample_metric_n=1000 \
+    --cells $(for d in mnist cifar10; do for m in dcgan fq-dcgan stylegan fq-stylegan; do echo "$d-$m"; done; done)
+  csv fqgan
+fi
+
+if [[ $want == *" vqvae2 "* ]]; then
+  reproduce vqvae2 "${Q_B[@]}" --max-steps 400 --max-test-examples 500 --metric-option sample_metric_n=500 \
+    --cells mnist-small cifar10-small
+  csv vqvae2
 fi
