@@ -28,10 +28,10 @@
 #    dgmbench reproduce gan-losses --device cuda --feature-net domain            ~9 minutes each
 # q, v: OWED for issue 14 (quantized models): q: the fqgan protocol's CIFAR-10 cells (DCGAN, FQ-DCGAN,
 #    StyleGAN, FQ-StyleGAN), 3 seeds, at a named 2,000-step budget, 10,000 samples for FID/KID/IS/PR (the
-#    caption's "feature quantization lowers FID" on a GPU budget); v: the vqvae2 protocol's four cells
-#    (small and default widths, MNIST and CIFAR-10) at its quick budget, 5,000 samples; q also runs the
-#    plugin's tests on the CUDA box. Still owed beyond these: fqgan at its quick budget (5,000 steps),
-#    its MNIST and CelebA cells, and Inception features where clean-fid's weights can be staged ~9 minutes each
+#    caption's "feature quantization lowers FID" on a GPU budget); v: the vqvae2 protocol's CIFAR-10 cells
+#    (small and default widths) at its quick budget, 5,000 samples; q also runs the plugin's tests on the
+#    CUDA box. Still owed beyond these: fqgan at its quick budget (5,000 steps), the MNIST and CelebA cells
+#    of both (not staged), and Inception features where clean-fid's weights can be staged  ~9 minutes each
 # Every step has its own time limit and its output goes to $OUT (the device tool brings $OUT back),
 # so a slow step cannot take the others down.
 set -uo pipefail
@@ -86,7 +86,7 @@ elif [[ $PART == q || $PART == v ]]; then  # issue 14; every number below is sti
       cifar10-fq-stylegan --results "$OUT/fqgan.sqlite" --output "$OUT/fqgan.md"
   else
     step 540 dgmbench reproduce vqvae2 "${Q_B[@]}" --seeds 0 --metric-option sample_metric_n=5000 \
-      --results "$OUT/vqvae2.sqlite" --output "$OUT/vqvae2.md"
+      --cells cifar10-small cifar10 --results "$OUT/vqvae2.sqlite" --output "$OUT/vqvae2.md"
   fi
 elif [[ $PART == s ]]; then  # issue 15; every number below is still owed
   pip install -q --no-index --find-links "$STAGE/wheels" submitit >>"$OUT/log.txt" 2>&1
