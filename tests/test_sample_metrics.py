@@ -183,8 +183,10 @@ def test_end_to_end_gaussian_on_digits_with_the_domain_network(tmp_path, monkeyp
     from dgmbench.store import Store
 
     monkeypatch.setenv("DGMBENCH_CACHE", str(tmp_path / "cache"))
-    options = {"feature_net": "domain", "domain_net_steps": 60, "is_splits": 4}
-    kw = dict(model="gaussian", dataset="digits", budget="smoke", metrics=["fid", "inception_score"])
+    options = {"feature_net": "domain", "domain_net_steps": 60, "is_splits": 4, "kid_subsets": 5,
+               "kid_subset_size": 50}
+    kw = dict(model="gaussian", dataset="digits", budget="smoke",
+              metrics=["fid", "kid", "inception_score", "precision_recall"])
     results = tmp_path / "r.sqlite"
     if "options" in {f.name for f in dataclasses.fields(RunRecord)}:  # metric options travel in the record
         outcome = execute(RunRecord(**kw, options=options), results=results, progress=False)
@@ -198,3 +200,8 @@ def test_end_to_end_gaussian_on_digits_with_the_domain_network(tmp_path, monkeyp
     table = Store(results).metrics()
     rows = table[table.metric.isin(["fid", "inception_score"])]
     assert set(rows.name) >= {"fid", "is"} and set(rows.feature_net) == {"domain"}
+    # every value every sample metric returned is in the store, unchanged (issue 18)
+    stored = dict(zip(table.name, table.value))
+    assert set(table.metric) == {"fid", "kid", "inception_score", "precision_recall"}
+    assert {"kid", "precision", "recall"} <= set(m) and set(stored) == set(m)
+    assert all(stored[name] == value for name, value in m.items())
