@@ -103,3 +103,18 @@ def test_metric_refused_for_a_model_without_invert(tmp_path, capsys):
                  "reconstruction_error", "--results", str(tmp_path / "r.sqlite")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "reconstruction_error" in err and "invert" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("budget", ["smoke", "quick", "full"])
+def test_revnet_memory_trains_nothing_under_every_budget(budget):
+    """The model's budgets refine the protocol's; they must not bring training back."""
+    from dgmbench.plugins import load_registry
+    from dgmbench.runner import plan
+    from dgmbench.specs import RunRecord
+    from dgmbench.training import planned_steps
+
+    reg = load_registry()
+    for cell in reg.get("protocols", "revnet-memory").cells:
+        record = RunRecord(model=cell.model, dataset=cell.dataset, protocol="revnet-memory", cell=cell.key,
+                           budget=budget)
+        assert planned_steps(plan(reg, record).budget, 10000) == 0
