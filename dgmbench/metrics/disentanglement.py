@@ -69,7 +69,8 @@ def betavae_score(represent: Represent, truth, rng: np.random.Generator, batch: 
     x_train, y_train = betavae_features(represent, truth, train, batch, rng, chunk)
     x_eval, y_eval = betavae_features(represent, truth, evaluate, batch, rng, chunk)
     clf = LogisticRegression(max_iter=1000).fit(x_train, y_train)
-    return {"betavae_score": float(clf.score(x_eval, y_eval)), "betavae_train_accuracy": float(clf.score(x_train, y_train))}
+    return {"betavae_score": float(clf.score(x_eval, y_eval)),
+            "betavae_train_accuracy": float(clf.score(x_train, y_train))}
 
 
 def factorvae_votes(represent: Represent, truth, scale: np.ndarray, active: np.ndarray, votes: int, batch: int,

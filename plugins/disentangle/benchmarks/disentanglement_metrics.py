@@ -14,10 +14,10 @@ import time
 
 import numpy as np
 import torch
+from dgmbench_disentangle.models import BetaVAE
 
 from dgmbench.dsprites import RenderedDSprites
 from dgmbench.metrics import disentanglement as dis
-from dgmbench_disentangle.models import BetaVAE
 
 
 def loop_betavae(represent, truth, rng, batch, train, evaluate):

@@ -2,9 +2,7 @@
 of the identifiability protocol that two representations have the same marginals."""
 from __future__ import annotations
 
-import numpy as np
 import torch
-
 
 
 @torch.no_grad()
@@ -40,10 +38,3 @@ def code_marginals(ctx) -> dict:
     p_min = float(min(t.pvalue for t in tests))
     return {"ks_max": float(max(t.statistic for t in tests)), "ks_pvalue_min": p_min,
             "marginals_match": float(p_min * z.shape[1] >= 0.01)}
-
-
-def marginal_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """The largest two-sample KS distance between matching columns of a and b."""
-    from scipy.stats import ks_2samp
-
-    return float(max(ks_2samp(a[:, j], b[:, j]).statistic for j in range(a.shape[1])))

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from dgmbench.errors import DgmbenchError
 from dgmbench.model import Model

@@ -30,7 +30,8 @@ def dgmbench_models():
                   defaults={"gamma": 10.0, "latent": 10}, budgets=BUDGETS),
         ModelSpec("oracle", "dgmbench_disentangle.oracle:Oracle.build", ["encode"], paper=PAPERS["oracle"],
                   description="the true factors, each jittered to U(0, 1) (rotate=true: through f(z) = "
-                              "Phi(A Phi^-1(z)), A orthogonal with no zero entry); dsprites", defaults={"rotate": False}),
+                              "Phi(A Phi^-1(z)), A orthogonal with no zero entry); dsprites",
+                  defaults={"rotate": False}),
     ]
 
 

@@ -6,10 +6,10 @@ import contextlib
 import numpy as np
 import pytest
 import torch
-
-from dgmbench.specs import DatasetSpec
 from dgmbench_disentangle.models import BetaVAE, FactorVAE, permute_dims
 from dgmbench_disentangle.networks import build_networks
+
+from dgmbench.specs import DatasetSpec
 
 SMALL = DatasetSpec("tiny", "x:y", (1, 8, 8), levels=2)
 CFG = {"latent": 3, "hidden": 32}

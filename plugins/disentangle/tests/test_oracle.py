@@ -2,10 +2,10 @@
 its scores; A is orthogonal with no zero entry."""
 import numpy as np
 import torch
+from dgmbench_disentangle.oracle import factor_code, rotate, rotation_without_zeros
 from scipy.stats import ks_2samp, kstest
 
 from dgmbench.metrics import disentanglement as dis
-from dgmbench_disentangle.oracle import factor_code, rotate, rotation_without_zeros
 
 
 class Grid:
