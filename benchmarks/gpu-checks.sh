@@ -15,17 +15,17 @@
 # t: OWED for issue 10 item 2 (no device sync per training step): the harness's training loop
 #    against a bare loop over the same train_step, 1-layer VAE and RealNVP on CIFAR-10 shapes
 #    (target >= 0.95, PASS/FAIL printed), and the device-binarization test on CUDA   ~4 minutes
+# g, h: OWED for issue 11 (GANs): the plugin's tests on CUDA (bf16 train steps), G + D updates/s fp32
+#    eager vs bf16 + torch.compile, and the CIFAR-10 cells of gan-losses at a named 1,000-step budget
+#    (g: seed 0, h: seeds 1 2). Still owed beyond these parts: gan-losses at its standard quick budget
+#    (20 epochs, all three datasets; about an hour on one GPU):
+#    dgmbench reproduce gan-losses --device cuda --feature-net domain            ~9 minutes each
 # s: OWED for issue 15 (scale): torchrun with NCCL against one process (two GPUs when there are,
 #    else a group of one), and reproduce --executor slurm through submitit's local executor with
 #    one GPU per run (Ray's wheel is too big to stage; its GPU path is owed too)     ~4 minutes
 # d: OWED for issue 12 (disentanglement): the disentanglement protocol at its quick budget (3,000 steps,
 #    lr 1e-4, disentanglement_lib's settings with fewer steps) on seed 0, five VAE cells, scores on
 #    2,000 / 1,000 points; the metrics benchmark with a 1,000-step beta-VAE (needs scikit-learn there) ~9 minutes
-# g, h: OWED for issue 11 (GANs): the plugin's tests on CUDA (bf16 train steps), G + D updates/s fp32
-#    eager vs bf16 + torch.compile, and the CIFAR-10 cells of gan-losses at a named 1,000-step budget
-#    (g: seed 0, h: seeds 1 2). Still owed beyond these parts: gan-losses at its standard quick budget
-#    (20 epochs, all three datasets; about an hour on one GPU):
-#    dgmbench reproduce gan-losses --device cuda --feature-net domain            ~9 minutes each
 # q, v: OWED for issue 14 (quantized models): q: the fqgan protocol's CIFAR-10 cells (DCGAN, FQ-DCGAN,
 #    StyleGAN, FQ-StyleGAN), 3 seeds, at a named 2,000-step budget, 10,000 samples for FID/KID/IS/PR (the
 #    caption's "feature quantization lowers FID" on a GPU budget); v: the vqvae2 protocol's CIFAR-10 cells
@@ -66,56 +66,15 @@ elif [[ $PART == t ]]; then  # issue 10 item 2; every number below is still owed
   step 60 python -m pytest -q tests/test_training.py -k "binarization or nan or history"
   step 180 python benchmarks/train_throughput.py --vs-harness --device cuda --steps 200 --warmup 20 --repeats 3
 elif [[ $PART == r ]]; then  # issue 13; every number below is still owed
-  step 60 python -m pytest -q plugins/reversible/tests
-  step 90 python plugins/reversible/benchmarks/revnet_cost.py --device cuda --batch 128 --steps 5
+  step 80 python plugins/reversible/benchmarks/revnet_cost.py --device cuda --batch 128 --steps 5
   step 60 dgmbench reproduce revnet-memory --budget full --device cuda --no-progress \
     --output "$OUT/revnet-memory.md"
+  step 45 python -m pytest -q plugins/reversible/tests
   # the paper trains 80,000 steps per cell (hours per cell on one GPU): a named 500-step budget here
-  step 270 dgmbench reproduce revnet-table --budget full --max-steps 500 --device cuda --no-progress \
+  step 240 dgmbench reproduce revnet-table --budget full --max-steps 500 --device cuda --no-progress \
     --cells cifar10-resnet32 cifar10-revnet38 cifar10-resnet110 cifar10-revnet110 cifar10-resnet164 \
     cifar10-revnet164 --output "$OUT/revnet-table.md"
-  step 60 dgmbench reproduce irevnet --budget full --max-steps 500 --device cuda --no-progress \
+  step 50 dgmbench reproduce irevnet --budget full --max-steps 500 --device cuda --no-progress \
     --output "$OUT/irevnet.md"
-elif [[ $PART == q || $PART == v ]]; then  # issue 14; every number below is still owed
-  pip install -q --no-index --no-deps --no-build-isolation -e plugins/gans -e plugins/quantized >>"$OUT/log.txt" 2>&1
-  Q_B=(--budget quick --device cuda --no-progress --feature-net domain)
-  if [[ $PART == q ]]; then
-    step 60 python -m pytest -q plugins/quantized/tests
-    step 480 dgmbench reproduce fqgan "${Q_B[@]}" --max-steps 2000 --seeds 0 1 2 \
-      --metric-option sample_metric_n=10000 --cells cifar10-dcgan cifar10-fq-dcgan cifar10-stylegan \
-      cifar10-fq-stylegan --results "$OUT/fqgan.sqlite" --output "$OUT/fqgan.md"
-  else
-    step 540 dgmbench reproduce vqvae2 "${Q_B[@]}" --seeds 0 --metric-option sample_metric_n=5000 \
-      --cells cifar10-small cifar10 --results "$OUT/vqvae2.sqlite" --output "$OUT/vqvae2.md"
-  fi
-elif [[ $PART == s ]]; then  # issue 15; every number below is still owed
-  pip install -q --no-index --find-links "$STAGE/wheels" submitit >>"$OUT/log.txt" 2>&1
-  step 240 python -m pytest -q tests/test_distributed.py
-  step 200 dgmbench reproduce posterior-collapse --budget smoke --executor slurm --slurm-cluster local \
-    --num-gpus 1 --device cuda --no-progress --results "$OUT/scale.sqlite"
-  step 30 dgmbench runs --results "$OUT/scale.sqlite"
-elif [[ $PART == d ]]; then  # issue 12; every number below is still owed
-  pip install -q --no-index --no-deps --no-build-isolation -e plugins/disentangle >>"$OUT/log.txt" 2>&1
-  step 420 dgmbench reproduce disentanglement --budget quick --device cuda --no-progress --seeds 0 \
-    --cells vae betavae-4 betavae-capacity factorvae-10 factorvae-40 --metric-option betavae_train=2000 \
-    --metric-option betavae_eval=1000 --metric-option factorvae_train=2000 --metric-option factorvae_eval=1000 \
-    --results "$OUT/disentanglement.sqlite" --output "$OUT/disentanglement.md"
-  step 120 python plugins/disentangle/benchmarks/disentanglement_metrics.py --steps 1000 --points 1000
-elif [[ $PART == g || $PART == h ]]; then  # issue 11; every number below is still owed
-  pip install -q --no-index --no-deps --no-build-isolation -e plugins/gans >>"$OUT/log.txt" 2>&1
-  GAN_B=(--budget quick --max-steps 1000 --device cuda --no-progress --feature-net domain
-         --metric-option sample_metric_n=10000 --results "$OUT/gan-losses.sqlite")
-  GAN_CELLS=(cifar10-gan cifar10-nsgan cifar10-lsgan cifar10-wgan cifar10-wgan-gp cifar10-dragan cifar10-began
-             cifar10-ebgan cifar10-cgan cifar10-acgan cifar10-infogan)
-  if [[ $PART == g ]]; then
-    step 90 python -m pytest -q plugins/gans/tests
-    step 150 python plugins/gans/benchmarks/throughput.py --part updates --device cuda --dataset cifar10 \
-      --models nsgan wgan-gp began --steps 100
-    step 330 dgmbench reproduce gan-losses "${GAN_B[@]}" --seeds 0 --cells "${GAN_CELLS[@]}" \
-      --output "$OUT/gan-losses.md"
-  else
-    step 560 dgmbench reproduce gan-losses "${GAN_B[@]}" --seeds 1 2 --cells "${GAN_CELLS[@]}" \
-      --output "$OUT/gan-losses.md"
-  fi
 fi
 tail -c 12000 "$OUT/log.txt"
