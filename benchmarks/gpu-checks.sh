@@ -76,5 +76,46 @@ elif [[ $PART == r ]]; then  # issue 13; every number below is still owed
     cifar10-revnet164 --output "$OUT/revnet-table.md"
   step 50 dgmbench reproduce irevnet --budget full --max-steps 500 --device cuda --no-progress \
     --output "$OUT/irevnet.md"
+elif [[ $PART == q || $PART == v ]]; then  # issue 14; every number below is still owed
+  pip install -q --no-index --no-deps --no-build-isolation -e plugins/gans -e plugins/quantized >>"$OUT/log.txt" 2>&1
+  Q_B=(--budget quick --device cuda --no-progress --feature-net domain)
+  if [[ $PART == q ]]; then
+    step 60 python -m pytest -q plugins/quantized/tests
+    step 480 dgmbench reproduce fqgan "${Q_B[@]}" --max-steps 2000 --seeds 0 1 2 \
+      --metric-option sample_metric_n=10000 --cells cifar10-dcgan cifar10-fq-dcgan cifar10-stylegan \
+      cifar10-fq-stylegan --results "$OUT/fqgan.sqlite" --output "$OUT/fqgan.md"
+  else
+    step 540 dgmbench reproduce vqvae2 "${Q_B[@]}" --seeds 0 --metric-option sample_metric_n=5000 \
+      --cells cifar10-small cifar10 --results "$OUT/vqvae2.sqlite" --output "$OUT/vqvae2.md"
+  fi
+elif [[ $PART == s ]]; then  # issue 15; every number below is still owed
+  pip install -q --no-index --find-links "$STAGE/wheels" submitit >>"$OUT/log.txt" 2>&1
+  step 240 python -m pytest -q tests/test_distributed.py
+  step 200 dgmbench reproduce posterior-collapse --budget smoke --executor slurm --slurm-cluster local \
+    --num-gpus 1 --device cuda --no-progress --results "$OUT/scale.sqlite"
+  step 30 dgmbench runs --results "$OUT/scale.sqlite"
+elif [[ $PART == d ]]; then  # issue 12; every number below is still owed
+  pip install -q --no-index --no-deps --no-build-isolation -e plugins/disentangle >>"$OUT/log.txt" 2>&1
+  step 420 dgmbench reproduce disentanglement --budget quick --device cuda --no-progress --seeds 0 \
+    --cells vae betavae-4 betavae-capacity factorvae-10 factorvae-40 --metric-option betavae_train=2000 \
+    --metric-option betavae_eval=1000 --metric-option factorvae_train=2000 --metric-option factorvae_eval=1000 \
+    --results "$OUT/disentanglement.sqlite" --output "$OUT/disentanglement.md"
+  step 120 python plugins/disentangle/benchmarks/disentanglement_metrics.py --steps 1000 --points 1000
+elif [[ $PART == g || $PART == h ]]; then  # issue 11; every number below is still owed
+  pip install -q --no-index --no-deps --no-build-isolation -e plugins/gans >>"$OUT/log.txt" 2>&1
+  GAN_B=(--budget quick --max-steps 1000 --device cuda --no-progress --feature-net domain
+         --metric-option sample_metric_n=10000 --results "$OUT/gan-losses.sqlite")
+  GAN_CELLS=(cifar10-gan cifar10-nsgan cifar10-lsgan cifar10-wgan cifar10-wgan-gp cifar10-dragan cifar10-began
+             cifar10-ebgan cifar10-cgan cifar10-acgan cifar10-infogan)
+  if [[ $PART == g ]]; then
+    step 90 python -m pytest -q plugins/gans/tests
+    step 150 python plugins/gans/benchmarks/throughput.py --part updates --device cuda --dataset cifar10 \
+      --models nsgan wgan-gp began --steps 100
+    step 330 dgmbench reproduce gan-losses "${GAN_B[@]}" --seeds 0 --cells "${GAN_CELLS[@]}" \
+      --output "$OUT/gan-losses.md"
+  else
+    step 560 dgmbench reproduce gan-losses "${GAN_B[@]}" --seeds 1 2 --cells "${GAN_CELLS[@]}" \
+      --output "$OUT/gan-losses.md"
+  fi
 fi
 tail -c 12000 "$OUT/log.txt"
