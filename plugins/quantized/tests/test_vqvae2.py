@@ -46,9 +46,9 @@ def test_prior_never_sees_the_current_or_later_codes(conditional):
 
 
 def test_samples_have_the_datasets_shape_and_range():
-    model = tiny((3, 16, 16))
+    model = tiny((3, 8, 8))
     x = model.sample(5)
-    assert x.shape == (5, 3, 16, 16)
+    assert x.shape == (5, 3, 8, 8)
     assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
 
 
