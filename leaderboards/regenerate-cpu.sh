@@ -120,3 +120,22 @@ if [[ $want == *" disentanglement "* ]]; then
     ${DISENTANGLEMENT_CELLS:+--cells $DISENTANGLEMENT_CELLS}
   csv disentanglement
 fi
+
+# Quantized models (issue 14): one seed (the protocols' 3 seeds are owed to a GPU, benchmarks/gpu-checks.sh q),
+# batch 32, 10,000 training examples, the domain feature net at 300 steps (shared with the GAN tables).
+# fqgan: 200 steps per cell at the protocol's small widths: both pairs on CIFAR-10, the DCGAN pair on MNIST
+# (MNIST's StyleGAN pair and CelebA, not here, are owed with the GPU parts).
+# vqvae2: the small cells, 400 steps = 300 VQ-VAE steps (the cells' vqvae_steps) + 100 prior steps.
+Q_B=(--budget quick --batch-size 32 --max-train-examples 10000 --metric-option domain_net_steps=300 --seeds 0
+     --feature-net domain)
+if [[ $want == *" fqgan "* ]]; then
+  reproduce fqgan "${Q_B[@]}" --max-steps 200 --max-test-examples 1000 --metric-option sample_metric_n=1000 \
+    --cells mnist-dcgan mnist-fq-dcgan cifar10-dcgan cifar10-fq-dcgan cifar10-stylegan cifar10-fq-stylegan
+  csv fqgan
+fi
+
+if [[ $want == *" vqvae2 "* ]]; then
+  reproduce vqvae2 "${Q_B[@]}" --max-steps 400 --max-test-examples 500 --metric-option sample_metric_n=500 \
+    --cells mnist-small cifar10-small
+  csv vqvae2
+fi
