@@ -224,10 +224,14 @@ def choose(entry: dict, k: int, images: int, bound: int) -> tuple[int, int]:
 def plan(ctx, k: int) -> tuple[int, int]:
     """(images per call, samples per call) for the k-sample estimate over ``ctx.test``."""
     options, n = ctx.options, max(len(ctx.test), 1)
-    if options.get("nll_chunk") or options.get("nll_batch"):
-        batch = min(int(options.get("nll_batch") or ctx.batch_size), n)
-        return batch, min(k, int(options.get("nll_chunk") or k))
+    fixed = min(int(options["nll_batch"]), n) if options.get("nll_batch") else None
+    if options.get("nll_chunk"):
+        return fixed or min(ctx.batch_size, n), min(k, int(options["nll_chunk"]))
     x, _ = next(iter(ctx.test_batches(min(n, max(ctx.batch_size, 1)))))
     bound = memory_bound(ctx.device, options)
     entry = measured(ctx.model, x, k, n, bound)
-    return choose(entry, k, min(n, MAX_IMAGES), bound)
+    batch, chunk = choose(entry, k, min(n, MAX_IMAGES), bound)
+    if fixed is None:
+        return batch, chunk
+    room = (bound - entry["fixed_bytes"]) / max(entry["bytes_per_unit"], 1e-9)  # nll_batch images: as
+    return fixed, max(1, min(k, int(min(batch * chunk, room)) // fixed))        # many samples as fit
