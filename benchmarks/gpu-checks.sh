@@ -44,8 +44,9 @@ step() { local t=$1; shift; echo "== [$t s] $*" | tee -a "$OUT/log.txt"; timeout
 
 # setup (no network there): unpack the data, install pytest and this checkout without dependencies
 find "$STAGE/data" -name '*.gz' -exec gunzip -f {} + 2>/dev/null
-pip install -q --no-index --find-links "$STAGE/wheels" pytest setuptools wheel >>"$OUT/log.txt" 2>&1
-pip install -q --no-index --no-deps --no-build-isolation -e . -e plugins/baselines -e plugins/flows \
+# `python -m pip`: the box's `pip` belongs to a system Python without torch (/usr/local/bin/pip)
+python -m pip install -q --no-index --find-links "$STAGE/wheels" pytest setuptools wheel >>"$OUT/log.txt" 2>&1
+python -m pip install -q --no-index --no-deps --no-build-isolation -e . -e plugins/baselines -e plugins/flows \
   -e plugins/autoregressive -e plugins/latent -e plugins/reversible >>"$OUT/log.txt" 2>&1
 { nvidia-smi --query-gpu=name,memory.total --format=csv; python -c "import torch; print(torch.__version__)"; } \
   >>"$OUT/log.txt" 2>&1
@@ -67,14 +68,14 @@ elif [[ $PART == t ]]; then  # issue 10 item 2; every number below is still owed
   step 180 python benchmarks/train_throughput.py --vs-harness --device cuda --steps 200 --warmup 20 --repeats 3
 elif [[ $PART == r ]]; then  # issue 13; every number below is still owed
   step 80 python plugins/reversible/benchmarks/revnet_cost.py --device cuda --batch 128 --steps 5
-  step 60 dgmbench reproduce revnet-memory --budget full --device cuda --no-progress \
+  step 60 python -m dgmbench reproduce revnet-memory --budget full --device cuda --no-progress \
     --output "$OUT/revnet-memory.md"
   step 45 python -m pytest -q plugins/reversible/tests
   # the paper trains 80,000 steps per cell (hours per cell on one GPU): a named 500-step budget here
-  step 240 dgmbench reproduce revnet-table --budget full --max-steps 500 --device cuda --no-progress \
+  step 240 python -m dgmbench reproduce revnet-table --budget full --max-steps 500 --device cuda --no-progress \
     --cells cifar10-resnet32 cifar10-revnet38 cifar10-resnet110 cifar10-revnet110 cifar10-resnet164 \
     cifar10-revnet164 --output "$OUT/revnet-table.md"
-  step 50 dgmbench reproduce irevnet --budget full --max-steps 500 --device cuda --no-progress \
+  step 50 python -m dgmbench reproduce irevnet --budget full --max-steps 500 --device cuda --no-progress \
     --output "$OUT/irevnet.md"
 elif [[ $PART == q || $PART == v ]]; then  # issue 14; every number below is still owed
   pip install -q --no-index --no-deps --no-build-isolation -e plugins/gans -e plugins/quantized >>"$OUT/log.txt" 2>&1

@@ -8,14 +8,21 @@ A reversible block splits its input by channels into (x1, x2) and computes
 
 :func:`reversible_sequence` runs a chain of such blocks under ``torch.no_grad()`` and hands
 autograd a single node that saves only the chain's *output*. Its backward walks the chain in
-reverse: reconstruct a block's input from its output, rerun that one block with autograd on,
-backpropagate through it, free it, and go on. The tensors kept for backward are therefore one
-activation per chain (plus one block's worth while that block is recomputed), whatever the depth.
-The wrapper is written in the style of memcnn's ``InvertibleModuleWrapper`` (no code is shared).
+reverse with the paper's Algorithm 1, which reconstructs and differentiates in one pass: for a
+block with output (y1, y2) and output gradient (dy1, dy2),
+
+    z1 = y1,  x2 = y2 - G(z1),  x1 = z1 - F(x2)                 (G and F evaluated once each)
+    dz1 = dy1 + (dG/dz1)^T dy2,   dx2 = dy2 + (dF/dx2)^T dz1,   dx1 = dz1,
+    dw_G = (dG/dw_G)^T dy2,       dw_F = (dF/dw_F)^T dz1,
+
+then frees that block's graph and goes on. The tensors kept for backward are therefore one
+activation per chain (plus one residual function's graph while it is differentiated), whatever
+the depth. The wrapper is written in the style of memcnn's ``InvertibleModuleWrapper`` (no code
+is shared).
 
 Batch normalization inside F and G sees the same batch twice (forward, then the recomputation);
-the recomputation runs with the running statistics frozen, so they are updated once per step as
-in a plain network.
+the chain's buffers are restored after the backward pass, so the running statistics are updated
+once per step as in a plain network.
 """
 from __future__ import annotations
 
@@ -47,8 +54,8 @@ class ReversibleBlock(nn.Module):
 
 @contextlib.contextmanager
 def frozen_running_stats(module: nn.Module):
-    """Run ``module`` (batch statistics still used in training mode) without changing its
-    buffers: the recomputation in backward must not update BatchNorm's running averages twice."""
+    """Run ``module`` (batch statistics still used in training mode) and restore its buffers
+    afterwards: the recomputation in backward must not update BatchNorm's running averages twice."""
     saved = [(b, b.detach().clone()) for b in module.buffers()]
     try:
         yield
@@ -73,18 +80,25 @@ class _ReversibleChain(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dy):
         (y,) = ctx.saved_tensors
-        grads: list[tuple] = []
-        for block in reversed(ctx.blocks):
-            params = [p for p in block.parameters()]
-            with torch.no_grad(), frozen_running_stats(block):
-                x = block.inverse(y)
-            with torch.enable_grad(), frozen_running_stats(block):
-                x = x.detach().requires_grad_(True)
-                out = block(x)
-                dx, *dparams = torch.autograd.grad(out, [x, *params], dy)
-            grads.append(tuple(dparams))
-            y, dy = x.detach(), dx
-            del out, x
+        y, grads = y.detach(), []
+        with frozen_running_stats(ctx.blocks):
+            for block in reversed(ctx.blocks):
+                f_params, g_params = list(block.f.parameters()), list(block.g.parameters())
+                y1, y2 = y.chunk(2, dim=1)
+                dy1, dy2 = dy.chunk(2, dim=1)
+                with torch.enable_grad():
+                    z1 = y1.detach().requires_grad_(True)
+                    g = block.g(z1)
+                    dz1, *dg = torch.autograd.grad(g, [z1, *g_params], dy2)
+                    x2 = (y2 - g).detach().requires_grad_(True)
+                    del g
+                    f = block.f(x2)
+                    dx2, *df = torch.autograd.grad(f, [x2, *f_params], dy1 + dz1)
+                    x1 = (y1 - f).detach()
+                    del f
+                grads.append((*df, *dg))
+                y = torch.cat([x1, x2.detach()], dim=1)
+                dy = torch.cat([dy1 + dz1, dy2 + dx2], dim=1)
         flat = [g for block_grads in reversed(grads) for g in block_grads]
         return (dy, None, *flat)
 
