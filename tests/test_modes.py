@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from dgmbench.data import DataSplit
 from dgmbench.datasets import MIXTURES, load_toy2d
 from dgmbench.metrics import MetricContext
 from dgmbench.metrics.modes import conditional_accuracy, histogram_kl, match_accuracy, mode_coverage
@@ -77,7 +76,8 @@ def test_codes_are_matched_to_classes_first():
     shifted = Sampler(lambda n, y: from_mode("ring8", (3 * y + 1) % 8), num_labels=8, labels_are_classes=False)
     assert conditional_accuracy(ctx_for("toy2d-ring8", shifted, conditional_samples=800))["conditional_accuracy"] == 1.0
     as_classes = Sampler(shifted.draw, num_labels=8, labels_are_classes=True)
-    assert conditional_accuracy(ctx_for("toy2d-ring8", as_classes, conditional_samples=800))["conditional_accuracy"] == 0
+    out = conditional_accuracy(ctx_for("toy2d-ring8", as_classes, conditional_samples=800))
+    assert out["conditional_accuracy"] == 0
     assert match_accuracy(np.array([0, 0, 1, 1]), np.array([1, 1, 0, 1]), 2, 2) == 0.75
 
 
@@ -92,7 +92,8 @@ def test_conditional_accuracy_on_images_with_the_domain_classifier(tmp_path, mon
     train, test = load_digits("train"), load_digits("test")
     by_class = [test.x[test.y == c] for c in range(10)]
     g = torch.Generator().manual_seed(0)
-    pick = lambda y: torch.stack([by_class[c][torch.randint(len(by_class[c]), (1,), generator=g)][0] for c in y.tolist()])
+    pick = lambda y: torch.stack([by_class[c][torch.randint(len(by_class[c]), (1,), generator=g)][0]
+                                  for c in y.tolist()])
     for model, lo, hi in [(Sampler(lambda n, y: pick(y), num_labels=10), 0.6, 1.0),
                           (Sampler(lambda n, y: pick(torch.randint(0, 10, (n,))), num_labels=10), 0.0, 0.25)]:
         ctx = MetricContext(model=model, dataset=ds, test=test, device=torch.device("cpu"), registry=reg,

@@ -18,10 +18,11 @@
 
 ``conditional_accuracy`` (needs ``sample_conditional``): ``conditional_samples`` (default 5,000)
 samples for class-balanced labels, read by a classifier of the data -- the ``domain`` network for
-images, the nearest mode center for the 2-D mixtures (their Bayes classifier, as the modes have equal weights and spreads) -- and the share
-read as the asked label. For unsupervised codes (``model.labels_are_classes`` False, InfoGAN) the
-codes are first matched one-to-one to classes to maximize the agreement (Hungarian algorithm,
-scipy's ``linear_sum_assignment``), as unsupervised clustering accuracy is scored.
+images, the nearest mode center for the 2-D mixtures (their Bayes classifier: the modes have equal
+weights and spreads) -- and the share read as the asked label. For unsupervised codes
+(``model.labels_are_classes`` False, InfoGAN) the codes are first matched one-to-one to classes
+to maximize the agreement (Hungarian algorithm, scipy's ``linear_sum_assignment``), as
+unsupervised clustering accuracy is scored.
 """
 from __future__ import annotations
 
