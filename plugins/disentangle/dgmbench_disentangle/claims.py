@@ -23,13 +23,13 @@ def identifiability(df: pd.DataFrame) -> list[str]:
         s = _ours(df, score)
         if "oracle" in s and "oracle-rotated" in s:
             lower.append((s["oracle-rotated"] < s["oracle"] - 0.05,
-                          f"{score} {s['oracle']:.3f} -> {s['oracle-rotated']:.3f}"))
+                          f"{score} {s['oracle']:.3f} vs {s['oracle-rotated']:.3f}"))
     falls = sum(ok for ok, _ in lower)
     verdict = "holds" if same and lower and falls == len(lower) else "holds in part" if same and falls else \
         "does not hold"
     return [f"Same marginals: {'yes' if same else 'no'} (KS tests pass on every seed for both; largest KS "
             f"distance {ks.get('oracle', float('nan')):.4f} and {ks.get('oracle-rotated', float('nan')):.4f}). "
-            f"Scores, oracle -> rotated: {'; '.join(text for _, text in lower)}. The claim {verdict}: "
+            f"Scores, oracle vs rotated: {'; '.join(text for _, text in lower)}. The claim {verdict}: "
             f"{falls} of {len(lower)} scores fall by more than 0.05 with the marginals unchanged."]
 
 
