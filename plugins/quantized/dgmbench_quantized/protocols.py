@@ -71,7 +71,8 @@ def protocols() -> list[ProtocolSpec]:
                         "and StyleGAN vs FQ-StyleGAN on MNIST, CIFAR-10 (and CelebA when present); FID / IS / KID / "
                         "precision-recall, 3 seeds",
             cells=[Cell(f"{ds}-{key}", model, ds, config=dict(config),
-                        labels={"dataset": label, "resolution": res, "model": name, "feature_network": "ours: see tags"})
+                        labels={"dataset": label, "row_group": "ours", "resolution": res, "model": name,
+                                "feature_network": "ours: see tags"})
                    for ds, label, res in GAN_DATASETS for key, model, config, name in GAN_CELLS],
             metrics=["fid", "kid", "inception_score", "precision_recall"],
             reference="fqgan_fid_is.csv", columns={"fid [inception]": "fid", "is [inception]": "inception_score"},
@@ -80,8 +81,9 @@ def protocols() -> list[ProtocolSpec]:
                      "full": {"epochs": 1000, "max_steps": 100000, "batch_size": 64}},
             caption="Sample quality with and without feature quantization in the discriminator (FID, KID: lower is "
                     "better; IS, precision, recall: higher). Paper rows: Zhao et al. 2020 (FQ-GAN), BigGAN on "
-                    "ImageNet and StyleGAN on FFHQ, FID/IS from Inception features, as in the lecture notes; they "
-                    "stand only beside [inception] columns. Our cells use small widths (DCGAN width 32; StyleGAN "
+                    "ImageNet (row_group 1 and 2: the notes' two ImageNet settings, 'Half' and '256K') and StyleGAN on "
+                    "FFHQ, FID/IS from Inception features, as in the lecture notes; they stand only beside "
+                    "[inception] columns. Our cells use small widths (DCGAN width 32; StyleGAN "
                     "fmap_max 64, z/w 64, AdaIN, non-progressive) and the gans plugin's DCGAN discriminator.",
         ),
         ProtocolSpec(
