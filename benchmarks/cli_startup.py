@@ -1,8 +1,9 @@
 """How fast the command line answers, and what the default run costs on this machine.
 
-Prints wall times of `dgmbench --help`, `dgmbench plugins` and `dgmbench list models`
-(median of N fresh processes each) beside `python -c "import torch"` measured in the same run,
-so the ratio shows that listing does not pay for torch. With --default-run it also times the
+Prints wall times of `dgmbench --help`, `dgmbench plugins`, `dgmbench list models` and of a
+misspelt dataset name being rejected (median of N fresh processes each) beside
+`python -c "import torch"` measured in the same run, so the ratio shows that listing and name
+checks do not pay for torch. With --default-run it also times the
 README's main job, `dgmbench run --plugin realnvp`, once, into a scratch results file.
 
     python benchmarks/cli_startup.py [--repeat 5] [--default-run]
@@ -18,9 +19,11 @@ import tempfile
 import time
 
 
-def wall(cmd: list[str], env=None) -> float:
+def wall(cmd: list[str], env=None, exit_code: int = 0) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    rc = subprocess.run(cmd, capture_output=True, env=env).returncode
+    if rc != exit_code:
+        raise SystemExit(f"{' '.join(cmd)} exited with {rc}, expected {exit_code}")
     return time.perf_counter() - start
 
 
@@ -37,6 +40,9 @@ def main() -> None:
         "dgmbench list models": [py, "-m", "dgmbench", "list", "models"],
     }
     times = {name: statistics.median(wall(cmd) for _ in range(args.repeat)) for name, cmd in cases.items()}
+    misspelt = [py, "-m", "dgmbench", "run", "--plugin", "realnvp", "--dataset", "mnistt"]  # exit code 2
+    times["dgmbench run --dataset mnistt (rejected)"] = statistics.median(wall(misspelt, exit_code=2)
+                                                                         for _ in range(args.repeat))
     ref = times["python -c 'import torch' (reference)"]
     print(f"{'command':40s} {'median s':>9s} {'/ import torch':>15s}")
     for name, t in times.items():

@@ -105,6 +105,14 @@ def dgmbench_epoch_end(record, model, epoch, logs):
 
 
 @hookspec
+def dgmbench_train_log(record, model, step, logs):
+    """Called whenever training values are read: the mean training logs every ``log_every`` steps
+    (``--log-every N``) and at each epoch's end (``{"train/loss": ...}``), and the held-out curve's
+    points (``{"test/bpd": ...}``), with the step they belong to. For loggers (the TensorBoard
+    plugin); the return value is ignored."""
+
+
+@hookspec
 def dgmbench_run_end(record, results, status):
     """Called when a run ends, with its metric values and status (``ok``, ``truncated`` -- training
     stopped by ``--max-seconds`` or an epoch-end hook before the planned steps --, ``failed``,

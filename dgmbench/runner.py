@@ -294,12 +294,15 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
     def on_epoch_end(epoch, logs):
         return any(reg.pm.hook.dgmbench_epoch_end(record=record, model=model, epoch=epoch, logs=logs))
 
+    def on_log(step, values):
+        reg.pm.hook.dgmbench_train_log(record=record, model=model, step=step, logs=values)
+
     state, train_peak = TrainState(), 0
     try:
         reg.pm.hook.dgmbench_run_start(record=record, model=model, out_dir=out_dir)
         fit(model, train, ds, budget, device, checkpoint=out_dir / "checkpoint.pt", resume=resume,
             record_json=record.to_json(), on_epoch_end=on_epoch_end, progress=progress, seed=record.seed,
-            state=state, evaluate=curve,
+            state=state, evaluate=curve, on_log=on_log,
             shown=("test/bpd" if unit == "bits/dim" else "test/nll", f"test {unit}"))
         train_peak = peak_memory_bytes(device)  # metrics may reset the device's peak counter
         outcome.stopped = state.stop_message()

@@ -179,10 +179,17 @@ def _record(state: TrainState, step: int, values: dict, prefix: str = "") -> Non
     state.history.extend({"step": step, "name": prefix + k, "value": float(v)} for k, v in values.items())
 
 
+def _log(state: TrainState, values: dict, on_log) -> None:
+    """Training logs just read: into the history (``train/<name>``) and to ``on_log(step, values)``."""
+    _record(state, state.step, values, "train/")
+    if on_log is not None:
+        on_log(state.step, {f"train/{k}": v for k, v in values.items()})
+
+
 def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: torch.device, *,
         checkpoint: Path | None = None, resume: bool = False, record_json: str = "{}",
         on_epoch_end=None, progress: bool = True, seed: int = 0, state: TrainState | None = None,
-        evaluate=None, shown: tuple[str, str] = ("", "")) -> TrainState:
+        evaluate=None, shown: tuple[str, str] = ("", ""), on_log=None) -> TrainState:
     """Train ``model`` within ``budget`` and return the final state (``state``, updated in place when
     given, so a caller sees the progress of an interrupted run).
 
@@ -190,7 +197,8 @@ def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: t
     takes ``planned_steps`` calls of its ``train_step``. Logs are read every ``budget.log_every``
     steps and at each epoch's end; ``evaluate()`` (held-out values, e.g. ``{"test/bpd": ...}``) runs
     every ``eval_every`` steps and at the end, and the progress bar shows the one named ``shown[0]``
-    with the label ``shown[1]``. Raises :class:`TrainingDiverged`,
+    with the label ``shown[1]``; ``on_log(step, values)`` sees every values read (the training logs,
+    and the held-out ones). Raises :class:`TrainingDiverged`,
     naming the step, when a log turns NaN/inf (within ``log_every`` steps). ``--max-seconds`` ends
     training early with ``state.stopped`` set. A ``KeyboardInterrupt`` passes through; the
     checkpoint of the last completed epoch is where ``--resume`` continues.
@@ -229,6 +237,8 @@ def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: t
             evaluated_at[0] = state.step
             values = _held_out(evaluate, model, device)
             _record(state, state.step, values)
+            if on_log is not None:
+                on_log(state.step, values)
             if shown[0] in values:
                 postfix[shown[1]] = f"{values[shown[0]]:.4g}"
 
@@ -243,7 +253,7 @@ def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: t
                 state.images += len(x)
                 bar.update(1)
                 if state.step % log_every == 0:
-                    _record(state, state.step, logs.read(per_epoch), "train/")
+                    _log(state, logs.read(per_epoch), on_log)
                     postfix.update({k: f"{v:.4g}" for k, v in _latest(state, "train/").items()})
                     bar.set_postfix(postfix, refresh=False)
                 if state.step >= state.planned_steps:
@@ -257,7 +267,7 @@ def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: t
                     state.stopped = f"--max-seconds {budget.max_seconds:g}"
                     break
             if logs.pending:  # the epoch's last steps, read at its end
-                _record(state, state.step, logs.read(per_epoch), "train/")
+                _log(state, logs.read(per_epoch), on_log)
             state.seconds += time.perf_counter() - start - eval_seconds
             state.epoch += 1
             epoch_logs = {"epoch": state.epoch, "step": state.step, "seconds": state.seconds, **logs.epoch_means()}

@@ -5,8 +5,9 @@ Installed, it logs every run into ``<run folder>/tensorboard/`` (``tensorboard -
 dgmbench-results/runs``):
 
 * the config (the run record as JSON) as text, when the run starts;
-* the training scalars at every epoch's end, at the epoch's last step (``train/loss``...); and,
-  where the harness offers the per-step hook, every ``log_every`` steps (``--log-every N``);
+* the training scalars every ``log_every`` steps (``--log-every N``, default 50) and at each
+  epoch's end (``train/loss``...), and the held-out curve (``test/bpd``...), through the
+  ``dgmbench_train_log`` event; under a harness without that event, each epoch's mean logs;
 * a grid of ``DGMBENCH_TENSORBOARD_SAMPLES`` samples (default 16; 0: none) each epoch, drawn
   under a forked RNG so that logging never changes the run's numbers;
 * the final metric values and the run's status when it ends.
@@ -68,7 +69,7 @@ def dgmbench_run_start(record, model, out_dir):
 
 @hookimpl
 def dgmbench_train_log(record, model, step, logs):
-    """Per-step scalars, every ``log_every`` steps (called by harnesses that have this hook)."""
+    """Scalars as training reads them: every ``log_every`` steps and the held-out points."""
     entry = _writers.get(id(record))
     if entry is not None:
         _scalars(entry["writer"], logs, step)

@@ -3,7 +3,6 @@ reader reads back (scalars at the steps trained, one sample grid per epoch, the 
 the final metrics); sampling for the grid leaves the run's random numbers untouched."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -27,12 +26,13 @@ def test_a_run_writes_scalars_sample_grids_and_config(tmp_path):
     # 64 examples in batches of 32: 2 steps an epoch; 3 epochs capped at smoke's 5 steps -> epochs end at 2, 4, 5
     out = subprocess.run([sys.executable, "-m", "dgmbench", "run", "--plugin", "realnvp", "--budget", "smoke",
                           "--epochs", "3", "--max-train-examples", "64", "--batch-size", "32", "--no-progress",
-                          "--config", "hidden=8"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+                          "--log-every", "2", "--config", "hidden=8"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr
     (logdir,) = (tmp_path / "runs").glob("*/tensorboard")
     events = read_events(logdir)
-    loss = events.Scalars("train/loss")
-    assert loss and loss[-1].step == 5 and all(torch.isfinite(torch.tensor(e.value)) for e in loss)
+    loss = events.Scalars("train/loss")  # every 2 steps, and at each epoch's end (steps 2, 4, 5)
+    assert [e.step for e in loss] == [2, 4, 5] and all(torch.isfinite(torch.tensor(e.value)) for e in loss)
+    assert events.Scalars("test/bpd")[-1].step == 5  # the held-out curve ends at the last step
     assert [e.step for e in events.Scalars("train/epoch")] == [2, 4, 5]
     grids = events.Images("samples")
     assert [g.step for g in grids] == [2, 4, 5] and grids[0].width == grids[0].height > 32  # 2x2 grid of 32 px
