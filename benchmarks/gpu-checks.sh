@@ -9,9 +9,11 @@
 # b: the k = 5000 NLL four ways (issue 3; OWED for issue 10 item 1: its PASS/FAIL line, the
 #    planner's suite within 2x of the fully batched time), features from the sampler vs a PNG
 #    folder and FID fp32 vs bf16 (issue 5; OWED for issue 10 item 3: bf16 is CUDA-only now)  ~9 minutes
-# r: OWED for issue 13 (reversible networks): RevNet vs ResNet step time and CUDA peak memory side
-#    by side, revnet-memory with its CUDA column, the six CIFAR-10 cells of revnet-table and the
-#    irevnet cell at a named 500-step budget, the plugin's tests on a CUDA box      ~9 minutes
+# r: issue 13 (reversible networks): RevNet vs ResNet step time and CUDA peak memory side by side,
+#    revnet-memory with its CUDA column, the six CIFAR-10 cells of revnet-table and the irevnet cell
+#    at a named 500-step budget, the plugin's tests on a CUDA box                   ~6 minutes
+#    (measured once on an H200, 2026-11-29: leaderboards/*/gpu. Still OWED: the paper's 80,000-step
+#    schedule on the full CIFAR-10 and CIFAR-100 -- hours per cell, and CIFAR-100 is not staged)
 # t: OWED for issue 10 item 2 (no device sync per training step): the harness's training loop
 #    against a bare loop over the same train_step, 1-layer VAE and RealNVP on CIFAR-10 shapes
 #    (target >= 0.95, PASS/FAIL printed), and the device-binarization test on CUDA   ~4 minutes
