@@ -265,6 +265,7 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
     """Train and evaluate one run and store it."""
     import torch
 
+    from . import distributed
     from .artifacts import save_curves, save_samples
     from .training import TrainState, fit, seed_everything, select_device
 
@@ -286,31 +287,35 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
     store = Store(results)
     run_id = start_run(store, reg, record, spec, ds, protocol, budget, device, config, len(train), len(test),
                        "; ".join(n for n in (train.note, test.note) if n), out_dir)
-    (out_dir / "record.json").write_text(json.dumps(json.loads(record.to_json()), indent=2))
+    main = distributed.is_main()  # under torchrun only rank 0 writes files and calls the event hooks
+    if main:
+        (out_dir / "record.json").write_text(json.dumps(json.loads(record.to_json()), indent=2))
     outcome = RunOutcome(run_id, record, "running", out_dir=out_dir, budget=budget.name)
     start = time.perf_counter()
     curve, unit = held_out_curve(reg, model, spec, ds, test, device, budget, record.seed, record.options)
 
     def on_epoch_end(epoch, logs):
-        return any(reg.pm.hook.dgmbench_epoch_end(record=record, model=model, epoch=epoch, logs=logs))
+        return main and any(reg.pm.hook.dgmbench_epoch_end(record=record, model=model, epoch=epoch, logs=logs))
 
     def on_log(step, values):
         reg.pm.hook.dgmbench_train_log(record=record, model=model, step=step, logs=values)
 
     state, train_peak = TrainState(), 0
     try:
-        reg.pm.hook.dgmbench_run_start(record=record, model=model, out_dir=out_dir)
+        if main:
+            reg.pm.hook.dgmbench_run_start(record=record, model=model, out_dir=out_dir)
         fit(model, train, ds, budget, device, checkpoint=out_dir / "checkpoint.pt", resume=resume,
             record_json=record.to_json(), on_epoch_end=on_epoch_end, progress=progress, seed=record.seed,
             state=state, evaluate=curve, on_log=on_log,
             shown=("test/bpd" if unit == "bits/dim" else "test/nll", f"test {unit}"))
         train_peak = peak_memory_bytes(device)  # metrics may reset the device's peak counter
         outcome.stopped = state.stop_message()
-        save_curves(state.history, out_dir / "curves.png", unit)
-        save_samples(model, out_dir / "samples.png", n=int(record.options.get("grid_samples", 64)),
-                     data=test.x if test.x.ndim == 2 else None)
-        outcome.metrics = evaluate(reg, model, metrics, ds, test, device, budget, record.seed, out_dir,
-                                   lambda: train, store, run_id, record.options)
+        if main:
+            save_curves(state.history, out_dir / "curves.png", unit)
+            save_samples(model, out_dir / "samples.png", n=int(record.options.get("grid_samples", 64)),
+                         data=test.x if test.x.ndim == 2 else None)
+        outcome.metrics = evaluate(reg, model, metrics, ds, test, device, budget, record.seed,
+                                   out_dir if main else None, lambda: train, store, run_id, record.options)
         outcome.status = "truncated" if state.stopped else "ok"
     except BaseException as exc:
         settle(outcome, exc)
@@ -332,7 +337,8 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
             if outcome.status == "ok":
                 raise
         try:
-            reg.pm.hook.dgmbench_run_end(record=record, results=outcome.metrics, status=outcome.status)
+            if main:
+                reg.pm.hook.dgmbench_run_end(record=record, results=outcome.metrics, status=outcome.status)
         except Exception as exc:  # an observer must not change the run's outcome
             print(f"warning: a dgmbench_run_end hook failed: {type(exc).__name__}: {exc}")
     return outcome

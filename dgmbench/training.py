@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed
 from .data import DataSplit
 from .errors import DgmbenchError, TrainingDiverged
 from .metrics import model_input_for
@@ -217,6 +218,8 @@ def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: t
         state.epoch, state.step, state.seconds = ck["epoch"], ck["step"], ck["seconds"]
         state.history, state.images = [h for h in ck["history"] if "name" in h], ck.get("images", 0)
         torch.set_rng_state(ck["torch_rng"])
+    distributed.check_batch_size(budget.batch_size)
+    distributed.prepare(model, optimizers)  # under torchrun: rank 0's weights; gradients averaged per step
     per_epoch = train.steps_per_epoch(budget.batch_size)
     state.planned_steps = planned_steps(budget, len(train)) if trains_by_steps(model, optimizers) else 0
     state.planned_epochs = -(-state.planned_steps // per_epoch)
@@ -248,9 +251,10 @@ def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: t
             for x, y in train.batches(budget.batch_size, shuffle=True, generator=generator, device=device,
                                       wrap=True):
                 x = model_input_for(model, dataset, x)
+                x, y = distributed.shard(x, y)  # under torchrun: this process's slice of the global batch
                 logs.add(state.step + 1, model.train_step(x, y, optimizers, state.step, autocast))
                 state.step += 1
-                state.images += len(x)
+                state.images += len(x) * distributed.world_size()
                 bar.update(1)
                 if state.step % log_every == 0:
                     _log(state, logs.read(per_epoch), on_log)
@@ -263,7 +267,7 @@ def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: t
                     held_out_point()
                     eval_seconds += time.perf_counter() - tick
                 spent = state.seconds + time.perf_counter() - start - eval_seconds
-                if budget.max_seconds is not None and spent >= budget.max_seconds:
+                if budget.max_seconds is not None and distributed.any_rank(spent >= budget.max_seconds):
                     state.stopped = f"--max-seconds {budget.max_seconds:g}"
                     break
             if logs.pending:  # the epoch's last steps, read at its end
@@ -271,9 +275,9 @@ def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: t
             state.seconds += time.perf_counter() - start - eval_seconds
             state.epoch += 1
             epoch_logs = {"epoch": state.epoch, "step": state.step, "seconds": state.seconds, **logs.epoch_means()}
-            if checkpoint is not None:
+            if checkpoint is not None and distributed.is_main():
                 save_checkpoint(checkpoint, model, optimizers, state, record_json)
-            if on_epoch_end is not None and on_epoch_end(state.epoch, epoch_logs) and \
+            if on_epoch_end is not None and distributed.any_rank(bool(on_epoch_end(state.epoch, epoch_logs))) and \
                     state.step < state.planned_steps:
                 state.stopped = "a dgmbench_epoch_end hook"
         held_out_point()
@@ -281,6 +285,7 @@ def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: t
             bar.write(state.stop_message())
     finally:  # on Ctrl-C the last completed epoch is on disk; resume redoes the partial one
         bar.close()
+    distributed.finish(model)  # every process evaluates rank 0's weights and buffers
     model.eval()
     return state
 
@@ -307,7 +312,7 @@ def _fit_in_one_call(model, train: DataSplit, dataset: DatasetSpec, device, stat
     state.seconds += time.perf_counter() - start
     state.epoch, state.planned_epochs, state.images = 1, 1, len(train)
     _record(state, 0, {k: float(v) for k, v in logs.items()}, "train/")
-    if checkpoint is not None:
+    if checkpoint is not None and distributed.is_main():
         save_checkpoint(checkpoint, model, [], state, record_json)
     if evaluate is not None:
         values = _held_out(evaluate, model, device)

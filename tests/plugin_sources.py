@@ -117,12 +117,18 @@ class Diag(Model):
         self.log_s = torch.nn.Parameter(torch.zeros(ds.dims))
 
     def log_prob(self, x):
+        if not self.training and os.environ.get("TEST_BATCH_LOG"):  # what each process scores
+            with open(os.environ["TEST_BATCH_LOG"], "a") as f:
+                f.write(f"{os.environ.get('RANK', '0')} eval {len(x)} {float(x.double().sum()):.9g}\\n")
         return torch.distributions.Normal(self.mu, self.log_s.exp()).log_prob(x.flatten(1)).sum(1)
 
     def sample(self, n):
         return (self.mu + self.log_s.exp() * torch.randn(n, len(self.mu))).view(n, *self.shape)
 
     def train_step(self, x, y, optimizers, step, autocast):
+        if os.environ.get("TEST_BATCH_LOG"):  # what each process trains on (tests/test_distributed.py)
+            with open(os.environ["TEST_BATCH_LOG"], "a") as f:
+                f.write(f"{os.environ.get('RANK', '0')} {step} {len(x)} {float(x.double().sum()):.9g}\\n")
         marker_dir = os.environ.get("TEST_KILL_ONCE_DIR")
         if step == 3 and self.config.get("kill_once") and marker_dir:
             marker = Path(marker_dir) / str(self.config["tag"])
