@@ -298,7 +298,8 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
         return main and any(reg.pm.hook.dgmbench_epoch_end(record=record, model=model, epoch=epoch, logs=logs))
 
     def on_log(step, values):
-        reg.pm.hook.dgmbench_train_log(record=record, model=model, step=step, logs=values)
+        if main:
+            reg.pm.hook.dgmbench_train_log(record=record, model=model, step=step, logs=values)
 
     state, train_peak = TrainState(), 0
     try:
