@@ -289,10 +289,13 @@ class RunRecord:
         return cls(**json.loads(text))
 
     def key(self) -> str:
-        """A short stable name for the output folder (same record -> same folder)."""
+        """A short stable name for the output folder (same record -> same folder). Where it runs and
+        the ``--max-seconds`` safety cap are not part of it, so a truncated run's re-run (without
+        the cap, or a larger one) finds its checkpoint and resumes."""
         import hashlib
 
         ident = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("device", "data_root", "download")}
+        ident["overrides"] = {k: v for k, v in self.overrides.items() if k != "max_seconds"}
         digest = hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:8]
         safe = lambda s: "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(s))
         return f"{safe(self.model)}-{safe(self.dataset)}-{self.budget}-s{self.seed}-{digest}"
