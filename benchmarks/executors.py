@@ -1,6 +1,7 @@
 """A protocol sweep on a local Ray cluster against one run after another in this process.
 
-The same run records (default: the 8 cells of ``cifar10-bpd`` at the ``smoke`` budget, seed 0)
+The same run records (default: the first 8 cells of ``iwae-table``, the MNIST VAEs and IWAEs, at
+the ``smoke`` budget, seed 0)
 go through :func:`dgmbench.executors.run_jobs` twice, each into its own results file:
 
 1. local   ``--executor local``: one after another in this process (torch's default threads).
@@ -19,7 +20,7 @@ times each task reports:
 and checks that both executors stored the same numbers (CPU runs are deterministic).
 
     python benchmarks/executors.py --data-root ../shared/data
-    python benchmarks/executors.py --protocol iwae-table --cells mnist-vae-1-k1 ... --data-root ...
+    python benchmarks/executors.py --protocol cifar10-bpd --runs 8 --data-root ../shared/data
 """
 from __future__ import annotations
 
@@ -50,8 +51,9 @@ def stored(results: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--protocol", default="cifar10-bpd")
-    ap.add_argument("--cells", nargs="+", help="default: all the protocol's cells")
+    ap.add_argument("--protocol", default="iwae-table")
+    ap.add_argument("--cells", nargs="+", help="default: the protocol's first --runs cells")
+    ap.add_argument("--runs", type=int, default=8)
     ap.add_argument("--budget", default="smoke")
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray cluster (default 2)")
@@ -65,7 +67,7 @@ def main() -> None:
 
     reg = load_registry()
     protocol = reg.get("protocols", args.protocol)
-    cells = [protocol.cell(k) for k in args.cells] if args.cells else list(protocol.cells)
+    cells = [protocol.cell(k) for k in args.cells] if args.cells else list(protocol.cells)[:args.runs]
     data_root = str(Path(args.data_root).resolve()) if args.data_root else None
     records = [RunRecord(model=c.model, dataset=c.dataset, protocol=protocol.name, budget=args.budget, seed=0,
                          cell=c.key, device="cpu", data_root=data_root, options={"grid_samples": 16})
