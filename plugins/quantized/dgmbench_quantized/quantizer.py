@@ -54,8 +54,9 @@ class VectorQuantizer(nn.Module):
     def __init__(self, num_codes: int, dim: int, decay: float = 0.99, commitment: float = 0.25,
                  ema: bool = True, eps: float = 1e-5, restart_below: float = 0.0, log_every: int = 100):
         super().__init__()
-        self.num_codes, self.dim, self.decay, self.commitment = int(num_codes), int(dim), float(decay), float(commitment)
-        self.ema, self.eps, self.restart_below, self.log_every = bool(ema), float(eps), float(restart_below), int(log_every)
+        self.num_codes, self.dim = int(num_codes), int(dim)
+        self.decay, self.commitment, self.ema, self.eps = float(decay), float(commitment), bool(ema), float(eps)
+        self.restart_below, self.log_every = float(restart_below), int(log_every)
         embed = torch.randn(self.num_codes, self.dim)
         if self.ema:
             self.register_buffer("embed", embed)

@@ -21,7 +21,7 @@ def dgmbench_models():
 def dgmbench_metrics():
     return [
         MetricSpec("recon_mse", "dgmbench_quantized.metrics:recon_mse", requires=[["encode"]],
-                   description="test reconstruction error (MSE per pixel, [0, 1] scale) of a vector-quantized autoencoder"),
+                   description="test reconstruction error (MSE per pixel on [0, 1]) of a vector-quantized autoencoder"),
         MetricSpec("codebook_usage", "dgmbench_quantized.metrics:codebook_usage", requires=[["encode"]],
                    lower_is_better=False,
                    description="test codebook perplexity and fraction of codes used, per level (VQ models)"),

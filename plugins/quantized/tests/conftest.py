@@ -1,4 +1,5 @@
 import torch
+
 from dgmbench.specs import DatasetSpec
 
 

@@ -3,7 +3,6 @@ import contextlib
 
 import torch
 from conftest import images
-
 from dgmbench_quantized.models.fqgan import FQDCGAN, FQStyleGAN, QuantizedBlock
 from dgmbench_quantized.models.stylegan import StyleGAN
 

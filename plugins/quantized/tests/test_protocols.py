@@ -3,9 +3,9 @@ claim counts FQ pairs correctly."""
 import math
 
 import pandas as pd
+from dgmbench_quantized.protocols import fq_lowers_fid, protocols
 
 from dgmbench.plugins import load_registry
-from dgmbench_quantized.protocols import fq_lowers_fid, protocols
 
 
 def test_every_cell_names_an_installed_model_with_known_config_keys():

@@ -2,7 +2,6 @@
 import math
 
 import torch
-
 from dgmbench_quantized.quantizer import VectorQuantizer, perplexity
 
 

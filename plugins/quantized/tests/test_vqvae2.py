@@ -2,7 +2,6 @@
 import pytest
 import torch
 from conftest import images, rand_images
-
 from dgmbench_quantized.models.prior import CodePrior
 from dgmbench_quantized.models.vqvae2 import VQVAE2
 

@@ -20,10 +20,9 @@ before the last), ``fq_codes`` (K), ``fq_weight`` (lambda), ``fq_decay``, ``fq_r
 from __future__ import annotations
 
 import torch
-from torch import nn
-
 from dgmbench_gans.base import default_config
 from dgmbench_gans.models.nsgan import NSGAN
+from torch import nn
 
 from ..quantizer import VectorQuantizer
 from .stylegan import DEFAULTS as STYLEGAN_DEFAULTS

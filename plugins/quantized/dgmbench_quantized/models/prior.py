@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from dgmbench_autoregressive.layers import GatedBlock, down_shift, gate, masked_head
+from torch import nn
 
 
 class ConditionalGatedBlock(GatedBlock):

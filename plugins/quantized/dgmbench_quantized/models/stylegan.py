@@ -28,10 +28,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from dgmbench_gans.backbone import halvings
 from dgmbench_gans.base import GAN, default_config
+from torch import nn
 
 DEFAULTS = dict(z_dim=128, w_dim=128, mapping_layers=4, fmap_base=2048, fmap_max=256, mixing_prob=0.9,
                 truncation_psi=1.0, truncation_cutoff=None, w_avg_decay=0.995, r1_gamma="auto", batch_norm=False,
@@ -111,13 +110,15 @@ class StyleGenerator(nn.Module):
             raise ValueError(f"stylegan needs square images, not {H}x{W}")
         n, s = halvings(H)
         self.z_dim, self.w_dim, self.mixing_prob = z_dim, w_dim, float(mixing_prob)
-        self.truncation_psi, self.truncation_cutoff, self.w_avg_decay = float(truncation_psi), truncation_cutoff, w_avg_decay
+        self.truncation_psi, self.truncation_cutoff = float(truncation_psi), truncation_cutoff
+        self.w_avg_decay = w_avg_decay
         ch = lambda res: int(min(fmap_max, fmap_base // res))  # noqa: E731 - channels at a resolution
         self.mapping = Mapping(z_dim, w_dim, mapping_layers)
         self.const = nn.Parameter(torch.ones(1, ch(s), s, s))
         layers, sizes, res = [StyleLayer(ch(s), ch(s), w_dim, conv=False), StyleLayer(ch(s), ch(s), w_dim)], [s, s], s
         for _ in range(n):
-            layers += [StyleLayer(ch(res), ch(2 * res), w_dim, upsample=True), StyleLayer(ch(2 * res), ch(2 * res), w_dim)]
+            layers += [StyleLayer(ch(res), ch(2 * res), w_dim, upsample=True),
+                       StyleLayer(ch(2 * res), ch(2 * res), w_dim)]
             res *= 2
             sizes += [res, res]
         self.layers, self.sizes = nn.ModuleList(layers), sizes
