@@ -164,11 +164,11 @@ def build_site(results: list[Path], output: Path, protocols: dict) -> Path:
     """Write the site for ``results`` (results files) into ``output``; returns the index page.
     ``protocols`` maps names to the registered :class:`~dgmbench.specs.ProtocolSpec`."""
     env = _env()
+    stores = [(Path(path), Store(path, readonly=True)) for path in results]  # a missing file fails before any write
     output.mkdir(parents=True, exist_ok=True)
     (output / "runs").mkdir(exist_ok=True)
     boards, all_runs, seen, on_board = [], [], set(), {}
-    for path in results:
-        store = Store(path, readonly=True)  # a report only reads: the file stays byte for byte as it was
+    for path, store in stores:  # read-only: a results file stays byte for byte as it was
         runs, metrics = store.runs(), store.metrics()
         versions = runs[runs.protocol != "default"][["protocol", "protocol_version"]].drop_duplicates()
         for name, version in sorted(versions.itertuples(index=False), key=lambda t: (t[0], str(t[1]))):
