@@ -159,11 +159,9 @@ def _align(shown: pd.DataFrame) -> list[str]:
 
 
 def _md_text(value) -> str:
-    """Markdown cell or caption text that renders as text: HTML markup escaped, a ``|`` kept out of
-    the table's column structure, one line."""
-    import html
-
-    return html.escape(str(value), quote=False).replace("|", "\\|").replace("\n", " ")
+    """Markdown cell or caption text that renders as text: ``<`` and ``>`` as entities (no tag can
+    open; a plain ``&`` stays readable), a ``|`` kept out of the table's columns, one line."""
+    return str(value).replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|").replace("\n", " ")
 
 
 def _latex_text(value) -> str:
