@@ -35,12 +35,13 @@ from .errors import DgmbenchError
 
 
 def launched() -> bool:
-    """Started by torchrun (or any launcher that sets WORLD_SIZE > 1)."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    """Started by torchrun (or another launcher that sets RANK and WORLD_SIZE). One process under
+    torchrun joins a group of one, so ``--nproc_per_node 1`` runs every collective too."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
 def active() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    return dist.is_available() and dist.is_initialized()
 
 
 def rank() -> int:
