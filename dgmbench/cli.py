@@ -33,13 +33,14 @@ def _key_values(items) -> dict:
 
 
 def _table(rows, headers, fit: bool = False) -> str:
-    """A terminal table; with ``fit`` the widest columns wrap until it fits the terminal's width."""
+    """A terminal table; with ``fit`` the widest columns wrap until it fits the terminal's width
+    (``$COLUMNS``, else the terminal's; output to a pipe or file is not wrapped)."""
     import shutil
 
     from tabulate import tabulate
 
     widths = None
-    if fit and rows:
+    if fit and rows and (sys.stdout.isatty() or "COLUMNS" in os.environ):  # piped: one line per row, for grep
         # tabulate pads a header by two spaces
         widths = [max(len(h) + 2, *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
         room = shutil.get_terminal_size((100, 24)).columns - 2 * (len(headers) - 1) - 1
