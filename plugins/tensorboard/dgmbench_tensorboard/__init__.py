@@ -1,8 +1,8 @@
 """Plugin ``tensorboard``: TensorBoard event files for every run, written from dgmbench's event
 hooks alone, as any third-party logger would be.
 
-Installed, it logs every run into ``<run folder>/tensorboard/`` (``tensorboard --logdir
-dgmbench-results/runs``):
+Installed and switched on with ``DGMBENCH_TENSORBOARD=1``, it logs every run into
+``<run folder>/tensorboard/`` (``tensorboard --logdir dgmbench-results/runs``):
 
 * the config (the run record as JSON) as text, when the run starts;
 * the training scalars every ``log_every`` steps (``--log-every N``, default 50) and at each
@@ -12,7 +12,8 @@ dgmbench-results/runs``):
   under a forked RNG so that logging never changes the run's numbers;
 * the final metric values and the run's status when it ends.
 
-``DGMBENCH_TENSORBOARD=0`` turns it off without uninstalling it. The writer is torch's
+Without ``DGMBENCH_TENSORBOARD=1`` it does nothing (it is installed with the test requirements,
+and a sample grid per epoch is not free). The writer is torch's
 ``SummaryWriter`` (it needs the ``tensorboard`` package, a dependency of this distribution).
 """
 from __future__ import annotations
@@ -26,7 +27,9 @@ _writers: dict = {}  # id(record) -> {"writer": SummaryWriter, "step": last step
 
 
 def _enabled() -> bool:
-    return os.environ.get("DGMBENCH_TENSORBOARD", "1") not in ("0", "", "false", "no")
+    """Opt-in: installed alongside the other plugins (as in the test requirements) it must not slow
+    every run down with a sample grid per epoch."""
+    return os.environ.get("DGMBENCH_TENSORBOARD", "").lower() in ("1", "true", "yes", "on")
 
 
 def _scalars(writer, logs: dict, step: int) -> None:

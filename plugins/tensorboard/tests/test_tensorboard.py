@@ -22,11 +22,13 @@ def read_events(folder: Path) -> EventAccumulator:
 
 
 def test_a_run_writes_scalars_sample_grids_and_config(tmp_path):
-    env = {**os.environ, "DGMBENCH_RESULTS": str(tmp_path / "results.sqlite"), "DGMBENCH_TENSORBOARD_SAMPLES": "4"}
+    env = {**os.environ, "DGMBENCH_RESULTS": str(tmp_path / "results.sqlite"), "DGMBENCH_TENSORBOARD": "1",
+           "DGMBENCH_TENSORBOARD_SAMPLES": "4"}
     # 64 examples in batches of 32: 2 steps an epoch; 3 epochs capped at smoke's 5 steps -> epochs end at 2, 4, 5
     out = subprocess.run([sys.executable, "-m", "dgmbench", "run", "--plugin", "realnvp", "--budget", "smoke",
                           "--epochs", "3", "--max-train-examples", "64", "--batch-size", "32", "--no-progress",
-                          "--log-every", "2", "--config", "hidden=8"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+                          "--log-every", "2", "--config", "hidden=8"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert out.returncode == 0, out.stderr
     (logdir,) = (tmp_path / "runs").glob("*/tensorboard")
     events = read_events(logdir)
@@ -41,6 +43,18 @@ def test_a_run_writes_scalars_sample_grids_and_config(tmp_path):
     bpd = events.Scalars("final/bpd")[0].value
     assert f"{bpd:.4f}" in out.stdout  # the value the run printed
     assert events.Tensors("status/text_summary")[0].tensor_proto.string_val[0] == b"ok"
+
+
+def test_it_is_off_unless_switched_on(tmp_path, monkeypatch):
+    import dgmbench_tensorboard as tb
+
+    from dgmbench.specs import RunRecord
+
+    monkeypatch.delenv("DGMBENCH_TENSORBOARD", raising=False)
+    record = RunRecord(model="realnvp", dataset="digits")
+    tb.dgmbench_run_start(record=record, model=None, out_dir=tmp_path)
+    tb.dgmbench_run_end(record=record, results={"bpd": 1.0}, status="ok")
+    assert not (tmp_path / "tensorboard").exists()
 
 
 def test_drawing_the_grid_leaves_the_random_state_alone(tmp_path):
