@@ -41,5 +41,5 @@ def disentanglement(df: pd.DataFrame) -> list[str]:
     if not pairs:
         return ["Reconstruction worsens as beta grows: not measured."]
     fails = [f"{b} {recon[b]:.1f} <= {a} {recon[a]:.1f}" for a, b in pairs if not recon[b] > recon[a]]
-    head = f"Reconstruction worsens as beta grows (1 -> 4 -> 16): holds in {len(pairs) - len(fails)} of {len(pairs)}"
+    head = f"Reconstruction worsens as beta grows (1, 4, 16): holds in {len(pairs) - len(fails)} of {len(pairs)}"
     return [head + (f" (fails: {'; '.join(fails)})." if fails else ".")]
