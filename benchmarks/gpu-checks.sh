@@ -103,7 +103,7 @@ elif [[ $PART == d ]]; then  # issue 12; every number below is still owed
     --cells vae betavae-4 betavae-capacity factorvae-10 factorvae-40 --metric-option betavae_train=2000 \
     --metric-option betavae_eval=1000 --metric-option factorvae_train=2000 --metric-option factorvae_eval=1000 \
     --results "$OUT/disentanglement.sqlite" --output "$OUT/disentanglement.md"
-  step 120 python plugins/disentangle/benchmarks/disentanglement_metrics.py --steps 1000 --points 1000
+  step 120 python plugins/disentangle/benchmarks/disentanglement_metrics.py --steps 1000 --points 1000 --chunk 1024
 elif [[ $PART == g || $PART == h ]]; then  # issue 11; every number below is still owed
   pip install -q --no-index --no-deps --no-build-isolation -e plugins/gans >>"$OUT/log.txt" 2>&1
   GAN_B=(--budget quick --max-steps 1000 --device cuda --no-progress --feature-net domain
