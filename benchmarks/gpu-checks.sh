@@ -98,8 +98,8 @@ elif [[ $PART == s ]]; then  # issue 15; every number below is still owed
     --num-gpus 1 --device cuda --no-progress --results "$OUT/scale.sqlite"
   step 30 dgmbench runs --results "$OUT/scale.sqlite"
 elif [[ $PART == d ]]; then  # issue 12; every number below is still owed
-  pip install -q --no-index --no-deps --no-build-isolation -e plugins/disentangle >>"$OUT/log.txt" 2>&1
-  step 420 dgmbench reproduce disentanglement --budget quick --device cuda --no-progress --seeds 0 \
+  python -m pip install -q --no-index --no-deps --no-build-isolation -e plugins/disentangle >>"$OUT/log.txt" 2>&1
+  step 420 python -m dgmbench reproduce disentanglement --budget quick --device cuda --no-progress --seeds 0 \
     --cells vae betavae-4 betavae-capacity factorvae-10 factorvae-40 --metric-option betavae_train=2000 \
     --metric-option betavae_eval=1000 --metric-option factorvae_train=2000 --metric-option factorvae_eval=1000 \
     --results "$OUT/disentanglement.sqlite" --output "$OUT/disentanglement.md"
