@@ -25,7 +25,8 @@ def kl_order(model, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, str
 @torch.no_grad()
 def save_traversals(model, x: torch.Tensor, path: Path, steps: int = 10, span: float = 2.5) -> Path | None:
     """Write the traversal grid (``steps`` columns) to ``path``; None if the model cannot decode."""
-    from torchvision.utils import save_image
+    from PIL import Image
+    from torchvision.utils import make_grid
 
     if not hasattr(model, "decode") or "encode" not in model.capabilities() or x.ndim != 4:
         return None
@@ -45,6 +46,7 @@ def save_traversals(model, x: torch.Tensor, path: Path, steps: int = 10, span: f
     images = [x, model.decode(z), model.decode(codes)]
     grid = torch.cat([im.float().cpu().reshape(-1, *x.shape[1:]) for im in images]).clamp(0, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(grid, path, nrow=steps, padding=1, pad_value=0.5)
+    pixels = make_grid(grid, nrow=steps, padding=1, pad_value=0.5).mul(255).round().byte().permute(1, 2, 0).numpy()
+    Image.fromarray(pixels[..., 0] if x.shape[1] == 1 else pixels).save(path, optimize=True)  # grey: 1 channel
     model.train(was_training)
     return path
