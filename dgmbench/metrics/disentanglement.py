@@ -28,8 +28,8 @@ import numpy as np
 
 Represent = Callable[[object], np.ndarray]
 
-#: images drawn and encoded at once. On a 2-core CPU batches of 64 are the fastest (4,096 ran 2.5
-#: times and 256 twice as slow: the 64x64 activations leave the cache); on a GPU the harness uses 1,024
+#: images drawn and encoded at once. On a 2-core CPU batches of 64 were the fastest (256 took 2.1
+#: times the CPU time: the 64x64 activations leave the cache); on a GPU the harness uses 1,024
 CHUNK = 64
 
 #: the defaults of disentanglement_lib (betavae: 64 pairs per point; factorvae: 64 images per vote)
