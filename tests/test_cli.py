@@ -154,7 +154,7 @@ def test_nan_loss_stops_the_run_and_marks_it_failed(plugin_path):
     assert run_cli("run", "--plugin", "diag", "--budget", "smoke", "--no-progress").returncode == 0
     r = run_cli("run", "--plugin", "diag", "--budget", "smoke", "--config", "nan_at_step=2", "--no-progress")
     assert r.returncode == 1
-    assert "training diverged: loss = nan at epoch 1, step 3" in r.stderr and "Traceback" not in r.stderr
+    assert "training diverged: loss = nan at step 3 (epoch 1)" in r.stderr and "Traceback" not in r.stderr
     ok, failed = _runs()
     assert ok["status"] == "ok" and _metrics(ok["run_id"])["bpd"] > 0  # what was stored stays
     assert failed["status"] == "failed" and "diverged" in failed["error"]
