@@ -12,7 +12,10 @@ Image i has the factors ``np.unravel_index(i, (3, 6, 40, 32, 32))``: the order o
 under the data root it is read; otherwise the images are rendered here, lazily: the 720 sprites
 (shape x scale x orientation) are drawn once (a pixel is on when its centre lies inside the
 rotated shape) and each image is a sprite pasted at its position, so nothing of 737,280 x 64 x 64
-is ever held in memory. Our shapes are drawn to the original's description, not copied from it:
+is ever held in memory. Two grid points draw the same pixels only through a shape's rotational
+symmetry: orientation 0 and 2 pi for every shape, and small squares (ellipses) turned by about 90
+(180) degrees, up to 1.5 orientation steps (tests/test_dsprites.py checks exactly this); every other
+change of a factor changes the image. Our shapes are drawn to the original's description, not copied from it:
 numbers on the two are comparable in kind, not to the digit.
 
 Splits: ``train`` is all images in a fixed random order (so that ``--max-train-examples`` takes a
