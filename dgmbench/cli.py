@@ -228,30 +228,6 @@ def _check_names(args) -> None:
         reg.get("protocols", protocol)
 
 
-def _check_names(args) -> None:
-    """Misspelt plugin, dataset, budget, metric, protocol or feature-network names fail here, in a
-    fraction of a second: before a command imports torch (about 2 s)."""
-    if args.command not in ("run", "eval", "reproduce", "score-folder"):
-        return
-    from .budgets import resolve_budget
-    from .plugins import load_registry
-
-    reg = load_registry()  # the command loads it again and reports broken plugins
-    if getattr(args, "plugin", None):
-        reg.model_for(args.plugin)
-    if getattr(args, "dataset", None):
-        reg.dataset(args.dataset)
-    if getattr(args, "budget", None):
-        resolve_budget(args.budget)
-    for name in getattr(args, "metrics", None) or []:
-        reg.get("metrics", name)
-    if getattr(args, "feature_net", None):
-        reg.get("feature_networks", args.feature_net)
-    protocol = args.name if args.command == "reproduce" else getattr(args, "protocol", None)
-    if protocol not in (None, "default"):
-        reg.get("protocols", protocol)
-
-
 def _pick_cell(reg, protocol_name: str, model: str, dataset: str | None, cell: str | None):
     protocol = reg.get("protocols", protocol_name)
     if cell:
