@@ -269,7 +269,8 @@ def test_imagefolder_dataset(tmp_path):
                 "--no-progress")
     assert r.returncode == 0, r.stderr
     (run,) = _runs()
-    assert run["n_train"] == 54 and run["n_test"] == 6
+    # the parameter-free uniform model is fed no training example (n_train counts what was fed)
+    assert run["n_train"] == 0 and run["n_test"] == 6
     assert "split 90/10" in run["data_note"] and "54 train, 6 test" in run["data_note"]  # the split is on record
     assert _metrics(run["run_id"])["bpd"] == pytest.approx(8.0, abs=1e-9)
 
@@ -284,7 +285,7 @@ def test_leaderboard_formats_put_ours_beside_the_paper(shared_data):
     md = run_cli("leaderboard", "cifar10-bpd").stdout
     row = next(line for line in md.splitlines() if line.startswith("| Uniform distribution"))
     assert [c.strip() for c in row.strip("|").split("|")][1:3] == ["8.00", "8.000"]  # the paper's digits kept
-    assert "budget smoke" in md and "cifar10-bpd v1" in md
+    assert "budget smoke" in md and "cifar10-bpd v2" in md
     data = json.loads(run_cli("leaderboard", "cifar10-bpd", "--format", "json").stdout)
     uni = next(r for r in data["rows"] if r["cell"] == "uniform")
     assert uni["bpd (ours)"] == pytest.approx(8.0) and uni["bits_per_dim (paper)"] == 8.0
