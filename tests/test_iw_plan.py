@@ -8,8 +8,7 @@ import torch
 
 from dgmbench.data import DataSplit
 from dgmbench.errors import DgmbenchError
-from dgmbench.metrics import MetricContext
-from dgmbench.metrics import iw_plan
+from dgmbench.metrics import MetricContext, iw_plan
 from dgmbench.metrics.latent import importance_sampled_nll
 from dgmbench.model import Model
 from dgmbench.specs import DatasetSpec

@@ -11,7 +11,6 @@ from .. import distributed
 from ..data import DataSplit, dequantize
 from ..specs import DatasetSpec
 
-
 #: the seed of every test set's random draws (the same for all runs, models and seeds)
 TEST_DRAW_SEED = 4321
 
