@@ -286,7 +286,7 @@ def execute(record: RunRecord, results: Path | None = None, out_root: Path | Non
 
     store = Store(results)
     run_id = start_run(store, reg, record, spec, ds, protocol, budget, device, config, len(train), len(test),
-                       "; ".join(n for n in (train.note, test.note) if n), out_dir)
+                       "; ".join(dict.fromkeys(n for n in (train.note, test.note) if n)), out_dir)
     main = distributed.is_main()  # under torchrun only rank 0 writes files and calls the event hooks
     if main:
         (out_dir / "record.json").write_text(json.dumps(json.loads(record.to_json()), indent=2))
