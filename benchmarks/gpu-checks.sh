@@ -34,6 +34,9 @@
 #    (small and default widths) at its quick budget, 5,000 samples; q also runs the plugin's tests on the
 #    CUDA box. Still owed beyond these: fqgan at its quick budget (5,000 steps), the MNIST and CelebA cells
 #    of both (not staged), and Inception features where clean-fid's weights can be staged  ~9 minutes each
+# gq: issues 11 and 14 in one call, for a session lent a single call's worth of device time: both plugins'
+#    tests on CUDA, G + D updates/s (fp32 eager, bf16 eager, bf16 + torch.compile), and the fqgan CIFAR-10
+#    cells on seed 0 at a named 2,000-step budget with 5,000 samples                 ~9 minutes
 # Every step has its own time limit and its output goes to $OUT (the device tool brings $OUT back),
 # so a slow step cannot take the others down.
 set -uo pipefail
@@ -91,6 +94,16 @@ elif [[ $PART == q || $PART == v ]]; then  # issue 14; every number below is sti
     step 540 dgmbench reproduce vqvae2 "${Q_B[@]}" --seeds 0 --metric-option sample_metric_n=5000 \
       --cells cifar10-small cifar10 --results "$OUT/vqvae2.sqlite" --output "$OUT/vqvae2.md"
   fi
+elif [[ $PART == gq ]]; then  # issues 11 and 14 together
+  python -m pip install -q --no-index --no-deps --no-build-isolation -e plugins/gans -e plugins/quantized \
+    >>"$OUT/log.txt" 2>&1
+  step 90 python -m pytest -q plugins/gans/tests
+  step 170 python plugins/gans/benchmarks/throughput.py --part updates --device cuda --dataset cifar10 \
+    --models nsgan wgan-gp began --steps 100
+  step 60 python -m pytest -q plugins/quantized/tests
+  step 200 dgmbench reproduce fqgan --budget quick --device cuda --no-progress --feature-net domain \
+    --max-steps 2000 --seeds 0 --metric-option sample_metric_n=5000 --cells cifar10-dcgan cifar10-fq-dcgan \
+    cifar10-stylegan cifar10-fq-stylegan --results "$OUT/fqgan.sqlite" --output "$OUT/fqgan.md"
 elif [[ $PART == s ]]; then  # issue 15; every number below is still owed
   pip install -q --no-index --find-links "$STAGE/wheels" submitit >>"$OUT/log.txt" 2>&1
   step 240 python -m pytest -q tests/test_distributed.py
