@@ -23,9 +23,9 @@ def protocols() -> list[ProtocolSpec]:
             seeds=(0, 1, 2),
             budgets={"quick": {"epochs": 20, "batch_size": 64}, "full": {"epochs": 50, "batch_size": 64}},
             caption="Sample quality of GAN losses on one DCGAN backbone (FID: lower is better). Paper values: "
-                    "Lucic et al. 2018, Table 2 (best FID of a large hyperparameter search, Inception features), "
-                    "shown only beside FIDs measured with the same feature network; transcribed, not yet "
-                    "checked against the paper's text (the CSV's verified column).",
+                    "Lucic et al. 2018, Table 2 (best FID of a large hyperparameter search, Inception features, "
+                    "their own architecture), shown only beside FIDs measured with the same feature network; "
+                    "checked against two papers that reprint the table (the CSV's verified column).",
         ),
         ProtocolSpec(
             name="gan-modes", version="1",
