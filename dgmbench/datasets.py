@@ -128,14 +128,16 @@ def load_mnist(split: str, root=None, download=False, cls_name: str = "MNIST", b
     return DataSplit(x, torch.as_tensor(ds.targets), transform=transform)
 
 
-def load_stacked_mnist(split: str, root=None, download=False, size: int | None = None) -> DataSplit:
+def load_stacked_mnist(split: str, root=None, download=False, size: int | None = None,
+                       limit: int | None = None) -> DataSplit:
     """Stacked MNIST (Metz et al. 2017; Srivastava et al. 2017): three MNIST digits drawn
     independently (fixed seed per split) as the R, G, B channels of one 28x28 image, so there are
-    10^3 = 1,000 modes; label = 100 d_R + 10 d_G + d_B. As many images as the MNIST split has."""
+    10^3 = 1,000 modes; label = 100 d_R + 10 d_G + d_B. As many images as the MNIST split has;
+    only the first ``limit`` are built (the same ones: every triple is drawn first)."""
     mnist = load_mnist(split, root, download)
     g = torch.Generator().manual_seed(2017 if split == "train" else 7102)
     n = size or len(mnist)
-    idx = torch.randint(0, len(mnist), (n, 3), generator=g)
+    idx = torch.randint(0, len(mnist), (n, 3), generator=g)[:limit]
     x = torch.cat([mnist.x[idx[:, c]] for c in range(3)], 1)
     d = mnist.y[idx]
     return DataSplit(x, d[:, 0] * 100 + d[:, 1] * 10 + d[:, 2], factors=d)

@@ -1,6 +1,7 @@
 """Execute one :class:`~dgmbench.specs.RunRecord`: build, train, evaluate, store."""
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import platform
@@ -122,9 +123,13 @@ def plan(reg: Registry, record: RunRecord) -> Plan:
 
 def load_split(ds: DatasetSpec, split: str, record: RunRecord, limit: int | None):
     """Load a split; warnings about partial copies become the split's note."""
+    load = resolve(ds.load)
+    options = dict(ds.options)
+    if limit is not None and "limit" in inspect.signature(load).parameters:
+        options["limit"] = limit
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        data = resolve(ds.load)(split, record.data_root, record.download, **dict(ds.options))
+        data = load(split, record.data_root, record.download, **options)
     for w in caught:
         print(f"warning: {w.message}")
         if not data.note:

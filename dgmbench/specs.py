@@ -80,7 +80,10 @@ class DatasetSpec:
     """A named data source.
 
     ``load(split, root, download, **options)`` returns a :class:`dgmbench.data.DataSplit`
-    (``options`` lets one loader serve several datasets).
+    (``options`` lets one loader serve several datasets). A loader that also accepts ``limit`` is
+    told how many examples the run keeps (the first ``limit``; None: all), so that a dataset built
+    in memory (Stacked MNIST) need not build the rest; it must return the same first ``limit``
+    examples as without it.
     ``shape`` is one example's shape, (C, H, W) for images or (D,) for vectors.
     ``levels`` is the number of discrete values a pixel takes (256 for 8-bit images, 2 for
     binarized data, 17 for scikit-learn digits); ``None`` for real-valued data (toy2d).

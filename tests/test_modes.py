@@ -138,3 +138,19 @@ def test_stacked_mnist_has_a_thousand_modes_and_real_images_cover_them(monkeypat
     one = Sampler(lambda n, _: test.x[:1].expand(n, -1, -1, -1))
     ctx.model = one
     assert mode_coverage(ctx)["modes"] == 1 and mode_coverage(ctx)["modes_kl"] == pytest.approx(math.log(1000))
+
+
+def test_stacked_mnist_builds_only_the_examples_a_run_keeps():
+    """load_split passes ``limit`` to a loader that accepts it: the same first images, and no more."""
+    if not (SHARED_DATA / "MNIST" / "raw").is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    from dgmbench.datasets import load_stacked_mnist
+    from dgmbench.runner import load_split
+    from dgmbench.specs import RunRecord
+
+    whole = load_stacked_mnist("test", str(SHARED_DATA))
+    record = RunRecord(model="nsgan", dataset="stacked-mnist", data_root=str(SHARED_DATA))
+    part = load_split(load_registry().dataset("stacked-mnist"), "test", record, 300)
+    assert part.x.shape == (300, 3, 28, 28) and part.x.untyped_storage().nbytes() == part.x.nbytes
+    assert torch.equal(part.x, whole.x[:300]) and torch.equal(part.y, whole.y[:300])
+    assert torch.equal(part.factors, whole.factors[:300])
