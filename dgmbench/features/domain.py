@@ -14,11 +14,13 @@ Training: Adam (lr 2e-3), batch 128, ``domain_net_steps`` steps (set by the budg
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
 import time
+import warnings
 
 import torch
 from torch import nn
@@ -63,10 +65,29 @@ def accuracy(model: DomainClassifier, split, device, batch_size: int = 512) -> f
     return correct / max(len(split), 1)
 
 
+@contextlib.contextmanager
+def deterministic_kernels():
+    """cuDNN's deterministic convolutions and PyTorch's deterministic variants of other ops, for the
+    duration only. On an H200 two trainings of the same recipe gave test accuracies 0.5124 and 0.5140
+    (cuDNN picks atomic-add backward kernels by default), so two GPU runs would score samples with
+    different networks. No effect on CPU arithmetic: CPU tables keep their cached networks."""
+    flags = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
+             torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = flags[:2]
+        torch.use_deterministic_algorithms(flags[2], warn_only=flags[3])
+
+
 def train_classifier(train, test, channels: int, num_classes: int, steps: int, device, seed: int = 0,
                      batch_size: int = 128, lr: float = 2e-3) -> tuple[DomainClassifier, float]:
     """Train with cross-entropy; returns the model (eval mode) and its test accuracy."""
-    with torch.random.fork_rng(devices=[device] if torch.device(device).type == "cuda" else []):
+    with torch.random.fork_rng(devices=[device] if torch.device(device).type == "cuda" else []), \
+            deterministic_kernels(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have a deterministic implementation.*")
         torch.manual_seed(seed)
         model = DomainClassifier(channels, num_classes).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=lr)
