@@ -2,9 +2,9 @@
 a checkpoint round trip that keeps the actnorm's data-dependent init."""
 import pytest
 import torch
-from conftest import brute_force_logdet, grid_mass, randomize
 from dgmbench_flows.layers import ActNorm
 from dgmbench_flows.models.glow import build
+from flow_helpers import brute_force_logdet, grid_mass, randomize
 
 from dgmbench.specs import DatasetSpec
 

@@ -1,8 +1,8 @@
 """Each shared invertible layer: inverse(forward(x)) = x and logdet = brute-force log|det J|."""
 import pytest
 import torch
-from conftest import brute_force_logdet, randomize
 from dgmbench_flows import layers as L
+from flow_helpers import brute_force_logdet, randomize
 
 IMG, VEC = (2, 4, 4), (6,)
 

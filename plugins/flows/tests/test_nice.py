@@ -2,9 +2,9 @@
 
 import pytest
 import torch
-from conftest import brute_force_logdet, grid_mass, randomize
 from dgmbench_flows.layers import standard_logistic_log_prob
 from dgmbench_flows.models.nice import build
+from flow_helpers import brute_force_logdet, grid_mass, randomize
 
 from dgmbench.specs import DatasetSpec
 

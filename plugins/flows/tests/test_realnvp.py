@@ -4,8 +4,8 @@ import math
 
 import pytest
 import torch
-from conftest import brute_force_logdet, grid_mass, randomize
 from dgmbench_flows.models.realnvp import build, max_scales
+from flow_helpers import brute_force_logdet, grid_mass, randomize
 
 from dgmbench.specs import DatasetSpec
 

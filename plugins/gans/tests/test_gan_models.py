@@ -4,8 +4,8 @@ import contextlib
 
 import pytest
 import torch
-from conftest import make
 from dgmbench_gans.backbone import MinibatchDiscrimination, build_discriminator, build_generator
+from gan_helpers import make
 
 from dgmbench.plugins import load_registry
 from dgmbench.runner import load_split

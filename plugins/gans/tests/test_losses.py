@@ -4,9 +4,9 @@ import math
 
 import pytest
 import torch
-from conftest import make
 from dgmbench_gans import losses
 from dgmbench_gans.models.began import k_update
+from gan_helpers import make
 
 L3 = math.log(3.0)  # logit of D = 0.75;  -L3 is the logit of D = 0.25
 

@@ -2,9 +2,9 @@
 import contextlib
 
 import torch
-from conftest import images
 from dgmbench_quantized.models.fqgan import FQDCGAN, FQStyleGAN, QuantizedBlock
 from dgmbench_quantized.models.stylegan import StyleGAN
+from quantized_helpers import images
 
 
 def test_fq_dcgan_quantizes_the_chosen_block_and_adds_the_fq_loss():

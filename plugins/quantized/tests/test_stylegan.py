@@ -1,7 +1,7 @@
 """StyleGAN: style mixing seen through hooks, truncation at psi = 0, noise only through its scales."""
 import torch
-from conftest import images
 from dgmbench_quantized.models.stylegan import StyleGAN
+from quantized_helpers import images
 
 TINY = dict(z_dim=8, w_dim=8, mapping_layers=2, fmap_base=64, fmap_max=8, width=8)
 

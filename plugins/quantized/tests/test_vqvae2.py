@@ -1,9 +1,9 @@
 """VQ-VAE-2: decoding from codes, the priors' raster-order masks, samples, the bound."""
 import pytest
 import torch
-from conftest import images, rand_images
 from dgmbench_quantized.models.prior import CodePrior
 from dgmbench_quantized.models.vqvae2 import VQVAE2
+from quantized_helpers import images, rand_images
 
 TINY = dict(channels=16, res_blocks=1, embed_dim=8, codes=16, prior_hidden=8, prior_layers=3, vqvae_steps=2)
 

@@ -3,29 +3,8 @@ from __future__ import annotations
 
 import os
 
-import pytest
 import torch
 
+from dgmbench.testing import isolated  # noqa: F401  (autouse: own results file, cache, folder; seed 0)
+
 torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("DGMBENCH_RESULTS", str(tmp_path / "results" / "results.sqlite"))
-    monkeypatch.setenv("DGMBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)
-    torch.manual_seed(0)
-
-
-def randomize(module: torch.nn.Module, std: float = 0.1, seed: int = 1) -> torch.nn.Module:
-    """Perturb every parameter and BatchNorm running statistic, so no layer is trivial."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(torch.randn(p.shape, generator=g, dtype=p.dtype) * std)
-        for name, b in module.named_buffers():
-            if name.endswith("running_mean"):
-                b.add_(torch.randn(b.shape, generator=g, dtype=b.dtype) * std)
-            elif name.endswith("running_var"):
-                b.mul_(1 + torch.rand(b.shape, generator=g, dtype=b.dtype))
-    return module

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 import torch
-from conftest import randomize
 from dgmbench_reversible import claims, irevnet
 from dgmbench_reversible.irevnet import SpaceToDepth
+from rev_helpers import randomize
 
 from dgmbench.augment import random_crop_flip
 from dgmbench.cli import main

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import randomize
 from dgmbench_reversible import resnet, revnet
 from dgmbench_reversible.reversible import ReversibleBlock, reversible_sequence
+from rev_helpers import randomize
 from torch import nn
 
 from dgmbench.metrics.training_cost import step_memory

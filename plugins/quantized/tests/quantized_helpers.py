@@ -1,3 +1,4 @@
+"""Helpers for the quantized-model tests: dataset specs and random images."""
 import torch
 
 from dgmbench.specs import DatasetSpec
