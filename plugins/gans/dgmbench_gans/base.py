@@ -6,7 +6,9 @@ every call of :meth:`GAN.train_step` takes one real batch and makes one critic (
 ``n_critic``-th call also makes one generator update. A budget step is therefore one real batch =
 one D update, and a model with n_critic = 5 makes 1/5 as many G updates per step. The counters
 ``d_updates`` / ``g_updates`` (and every running statistic) are buffers, so they are in the
-checkpoint and a resumed run continues exactly.
+checkpoint and a resumed run continues exactly; the step reads a host-side copy of ``d_updates``
+(taken once, and again after a checkpoint is loaded) so that deciding on a G update never waits
+for the GPU.
 
 Data: images in [0, 1] are mapped to [-1, 1] (G's tanh range) inside the model; 2-D data is used
 as it is. :meth:`GAN.sample` returns data-space values.
@@ -77,6 +79,8 @@ class GAN(Model):
         self.register_buffer("d_updates", torch.zeros((), dtype=torch.long))
         self.register_buffer("g_updates", torch.zeros((), dtype=torch.long))
         self.register_buffer("last_g_loss", torch.zeros(()))
+        self._d_count: int | None = None  # host copy of d_updates: no device sync per step
+        self.register_load_state_dict_post_hook(lambda module, _: setattr(module, "_d_count", None))
         if float(c["historical_averaging"]) > 0:  # running means of each player's parameters
             for prefix, net in (("G", self.G), ("D", self.D)):
                 for i, p in enumerate(net.parameters()):
@@ -202,11 +206,14 @@ class GAN(Model):
         loss_d.backward()
         opt_d.step()
         self.after_d_step()
+        if self._d_count is None:
+            self._d_count = int(self.d_updates)
         self.d_updates += 1
+        self._d_count += 1
         if ha > 0:
-            self.update_history("D", self.D, int(self.d_updates))
+            self.update_history("D", self.D, self._d_count)
         logs = {"loss_d": loss_d.detach(), **{k: v.detach() for k, v in terms.items()}}
-        if int(self.d_updates) % self.n_critic == 0:
+        if self._d_count % self.n_critic == 0:
             opt_g.zero_grad(set_to_none=True)
             with autocast():
                 loss_g, g_terms = self.g_loss(x, y)
@@ -216,7 +223,7 @@ class GAN(Model):
             opt_g.step()
             self.g_updates += 1
             if ha > 0:
-                self.update_history("G", self.G, int(self.g_updates))
+                self.update_history("G", self.G, self._d_count // self.n_critic)
             self.last_g_loss.copy_(loss_g.detach())
             g_logs = {k: v.detach() for k, v in g_terms.items()}
             self.after_g_step({**logs, **g_logs})

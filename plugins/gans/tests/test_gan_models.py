@@ -150,3 +150,25 @@ def test_bf16_train_steps_on_cuda(registry, name):
         logs = model.train_step(x, y, opts, step, autocast_for(device))
         assert all(torch.isfinite(v).all() for v in logs.values()), (name, logs)
     assert model.sample(4).dtype == torch.float32 and model.sample(4).device.type == "cuda"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="device syncs exist only on CUDA (no CUDA here)")
+@pytest.mark.parametrize("name", ["nsgan", "wgan-gp", "began"])
+def test_train_steps_never_wait_for_the_gpu(registry, name):
+    """After the first step (which copies d_updates to the host once), a step queues its work and
+    returns: the G-update decision and BEGAN's k_t never read a value back from the GPU."""
+    from dgmbench.training import autocast_for
+
+    model, _ = make(registry, name, "digits")
+    device = torch.device("cuda")
+    model.to(device)
+    opts = model.configure_optimizers(2e-4)
+    x, y = torch.rand(32, 1, 8, 8, device=device), torch.randint(0, 10, (32,), device=device)
+    model.train_step(x, y, opts, 0, autocast_for(device))
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for step in range(1, 11):
+            model.train_step(x, y, opts, step, autocast_for(device))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert int(model.d_updates) == 11 and int(model.g_updates) == 11 // model.n_critic

@@ -56,14 +56,14 @@ def test_pulling_away_term():
 
 
 def test_began_k_update_and_clipping(registry):
-    assert k_update(0.0, 1.0, 0.2, 0.5, 0.001) == pytest.approx(0.001 * (0.5 - 0.2))
-    assert k_update(0.0, 0.1, 0.5, 0.5, 0.001) == 0.0     # clipped below
-    assert k_update(0.9999, 10.0, 0.0, 0.5, 1.0) == 1.0    # clipped above
+    assert float(k_update(0.0, 1.0, 0.2, 0.5, 0.001)) == pytest.approx(0.001 * (0.5 - 0.2), rel=1e-12)
+    assert float(k_update(0.0, 0.1, 0.5, 0.5, 0.001)) == 0.0     # clipped below
+    assert float(k_update(0.9999, 10.0, 0.0, 0.5, 1.0)) == 1.0    # clipped above
     model, _ = make(registry, "began", lambda_k=0.01)
     opts = model.configure_optimizers(1e-3)
     logs = model.train_step(torch.randn(32, 2), None, opts, 0, lambda: torch.autocast("cpu", enabled=False))
     l_real, l_fake = float(logs["l_real"]), float(logs["l_fake"])
-    assert float(model.k) == pytest.approx(k_update(0.0, l_real, l_fake, 0.5, 0.01), rel=1e-5)
+    assert float(model.k) == pytest.approx(min(max(0.01 * (0.5 * l_real - l_fake), 0.0), 1.0), rel=1e-5)
     assert float(logs["convergence"]) == pytest.approx(l_real + abs(0.5 * l_real - l_fake), rel=1e-5)
 
 

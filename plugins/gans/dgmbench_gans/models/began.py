@@ -7,7 +7,8 @@ equilibrium E L(G(z)) = gamma E L(x):
     k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z))), 0, 1)      (after every D update)
     M_global = L(x) + |gamma L(x) - L(G(z))|                          (the convergence measure, logged)
 
-Config: ``gamma`` (0.5), ``lambda_k`` (0.001), ``code_dim`` (64). k_t is a buffer (checkpointed).
+Config: ``gamma`` (0.5), ``lambda_k`` (0.001), ``code_dim`` (64). k_t is a buffer (checkpointed),
+updated on the device in float64 (the arithmetic of Python floats, without waiting for the GPU).
 """
 import torch
 
@@ -17,9 +18,10 @@ from .autoencoder import AutoEncoderD
 DEFAULTS = {"gamma": 0.5, "lambda_k": 0.001, "code_dim": 64, "batch_norm": False}
 
 
-def k_update(k: float, loss_real: float, loss_fake: float, gamma: float, lambda_k: float) -> float:
-    """k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z))), 0, 1)."""
-    return min(max(k + lambda_k * (gamma * loss_real - loss_fake), 0.0), 1.0)
+def k_update(k, loss_real, loss_fake, gamma: float, lambda_k: float) -> torch.Tensor:
+    """k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z))), 0, 1), in float64 (numbers or 0-d tensors)."""
+    k, real, fake = (torch.as_tensor(v, dtype=torch.float64) for v in (k, loss_real, loss_fake))
+    return (k + lambda_k * (gamma * real - fake)).clamp(0.0, 1.0)
 
 
 def l1_loss(ae, x: torch.Tensor) -> torch.Tensor:
@@ -45,7 +47,7 @@ class BEGAN(GAN):
         with torch.no_grad():
             fake = self.generate(self.draw(len(x)))
         loss_real, loss_fake = l1_loss(self.D, x), l1_loss(self.D, fake)
-        self._last = (float(loss_real.detach()), float(loss_fake.detach()))
+        self._last = (loss_real.detach(), loss_fake.detach())
         return loss_real - self.k * loss_fake, {"l_real": loss_real, "l_fake": loss_fake}
 
     def g_loss(self, x, y):
@@ -53,10 +55,10 @@ class BEGAN(GAN):
         return loss, {"l_gen": loss}
 
     def after_d_step(self):
-        real, fake = self._last
+        real, fake = (v.double() for v in self._last)
         g = float(self.config["gamma"])
-        self.k.fill_(k_update(float(self.k), real, fake, g, float(self.config["lambda_k"])))
-        self.convergence.fill_(real + abs(g * real - fake))
+        self.k.copy_(k_update(self.k, real, fake, g, float(self.config["lambda_k"])))
+        self.convergence.copy_(real + (g * real - fake).abs())
 
     def extra_logs(self):
         return {"k": self.k.clone(), "convergence": self.convergence.clone()}
