@@ -37,6 +37,9 @@
 # gq: issues 11 and 14 in one call, for a session lent a single call's worth of device time: both plugins'
 #    tests on CUDA, G + D updates/s (fp32 eager, bf16 eager, bf16 + torch.compile), and the fqgan CIFAR-10
 #    cells on seed 0 at a named 2,000-step budget with 5,000 samples                 ~9 minutes
+#    (run once on an H200, 2026-11-30: leaderboards/fqgan/gpu, leaderboards/gan-losses/gpu. Still OWED:
+#    the updates/s again since the per-step sync fix, the GAN no-sync test and the domain-net
+#    determinism test, fqgan seed 2 -- carry leaderboards/fqgan/gpu/results.sqlite as $OUT/fqgan.sqlite)
 # Every step has its own time limit and its output goes to $OUT (the device tool brings $OUT back),
 # so a slow step cannot take the others down.
 set -uo pipefail
@@ -97,7 +100,8 @@ elif [[ $PART == q || $PART == v ]]; then  # issue 14; every number below is sti
 elif [[ $PART == gq ]]; then  # issues 11 and 14 together
   python -m pip install -q --no-index --no-deps --no-build-isolation -e plugins/gans -e plugins/quantized \
     >>"$OUT/log.txt" 2>&1
-  step 90 python -m pytest -q plugins/gans/tests
+  step 90 python -m pytest -q plugins/gans/tests  # incl. the no-sync-per-step test (OWED since the fix)
+  step 60 python -m pytest -q tests/test_gpu.py -k domain  # the domain net trains to one network (OWED)
   step 170 python plugins/gans/benchmarks/throughput.py --part updates --device cuda --dataset cifar10 \
     --models nsgan wgan-gp began --steps 100
   step 60 python -m pytest -q plugins/quantized/tests
