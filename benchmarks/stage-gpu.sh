@@ -5,7 +5,9 @@
 # wheels for pytest and setuptools (the box has torch, torchvision, pluggy, pandas, scikit-learn,
 # tabulate, tqdm; matplotlib may be missing, and then the runs skip their plots).
 #     bash benchmarks/stage-gpu.sh [DATA_ROOT]        (default ../shared/data)
-# then, with the device tool: run(command="bash benchmarks/gpu-checks.sh a", carry=["gpu-stage"])
+# then `bash benchmarks/device-tree.sh slim` (the committed runs and the data exceed a call's 64 MiB),
+# with the device tool: run(command="bash benchmarks/gpu-checks.sh a", carry=["gpu-stage"]),
+# and `bash benchmarks/device-tree.sh restore` afterwards.
 # and, in a second call if device time is left, the same with "b".
 set -euo pipefail
 DATA=${1:-../shared/data}
