@@ -510,7 +510,8 @@ def cmd_reproduce(args) -> int:
                     print(f"error: {protocol.name}/{cell.key}/seed {seed}: {exc}", file=sys.stderr)
                 continue
             jobs.append(Job(RunRecord(model=cell.model, dataset=cell.dataset, protocol=protocol.name,
-                                      budget=args.budget, seed=seed, cell=cell.key, metrics=args.metrics, config=_key_values(args.config),
+                                      budget=args.budget, seed=seed, cell=cell.key, metrics=args.metrics,
+                                      config=_key_values(args.config),
                                       device=args.device, data_root=data_root, download=args.download,
                                       overrides=_overrides(args), options=_metric_options(args)), resume=resume))
     failed += run_jobs(jobs, settings, reg, lambda outcome: _print_row(outcome, reg))

@@ -67,7 +67,8 @@ class DataSplit:
         """Yield (x, y) batches on ``device``, with ``transform`` applied to x there (with
         ``draw_generator`` when given). ``generator`` (CPU) draws the shuffle. ``wrap``: every batch
         is full -- the last one is topped up with the first examples of the same shuffle, so each
-        example is used once per epoch and a few (under one batch) twice; ``drop_last`` drops a partial last batch instead."""
+        example is used once per epoch and a few (under one batch) twice; ``drop_last`` drops a partial
+        last batch instead."""
         device = torch.device(device)
         n = len(self)
         order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)

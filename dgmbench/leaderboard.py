@@ -85,7 +85,8 @@ def measured(protocol: ProtocolSpec, store: Store | None, budget: str | None = N
     m["truncated"] = m.run_id.isin(stopped) | (m.status == "truncated")
     stats = m.groupby(["cell", "column"]).agg(mean=("value", "mean"), std=("value", "std"),
                                                count=("value", "count"), truncated=("truncated", "sum")).reset_index()
-    facts.update(truncated=int(m[m.truncated].run_id.nunique()), budget=budget, devices=sorted({d for d in m.device if isinstance(d, str)}), runs=m.run_id.nunique(),
+    facts.update(truncated=int(m[m.truncated].run_id.nunique()), budget=budget,
+                 devices=sorted({d for d in m.device if isinstance(d, str)}), runs=m.run_id.nunique(),
                  dates=sorted({pd.Timestamp(t, unit="s").strftime("%Y-%m-%d") for t in m.created}))
     return stats, facts
 

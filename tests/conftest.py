@@ -1,14 +1,12 @@
-"""Shared fixtures: the shared data folder, isolated results/caches, a CLI runner, and a way to
-install throwaway plugins through the real entry-point mechanism (a dist-info on the path)."""
+"""Shared fixtures: the shared data folder, isolated results/caches, a CLI runner, and a folder to
+install throwaway plugins in (the helpers the tests import are in harness_helpers.py)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from harness_helpers import run_cli
 
 SHARED_DATA = Path(os.environ.get("DGMBENCH_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -29,21 +27,6 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
-def make_plugin(root: Path, name: str, source: str, entry_points: dict[str, str] | None = None,
-                version: str = "0.0.1") -> Path:
-    """Write module ``name`` and a ``<name>-<version>.dist-info`` declaring its entry points into
-    ``root``; putting ``root`` on sys.path / PYTHONPATH installs it as far as importlib.metadata
-    (and so dgmbench) can tell."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / f"{name}.py").write_text(textwrap.dedent(source))
-    info = root / f"{name}-{version}.dist-info"
-    info.mkdir(exist_ok=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-    eps = entry_points or {name: name}
-    (info / "entry_points.txt").write_text("[dgmbench]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()))
-    return root
-
-
 @pytest.fixture
 def plugin_path(tmp_path, monkeypatch):
     """A folder on sys.path and PYTHONPATH where tests drop throwaway plugins."""
@@ -55,12 +38,6 @@ def plugin_path(tmp_path, monkeypatch):
 
     importlib.invalidate_caches()
     return root
-
-
-def run_cli(*args, timeout=300, env=None) -> subprocess.CompletedProcess:
-    """``python -m dgmbench ARGS`` in a fresh process, as a user would run it."""
-    return subprocess.run([sys.executable, "-m", "dgmbench", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
 
 
 @pytest.fixture

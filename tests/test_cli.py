@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_plugin, run_cli
+from harness_helpers import make_plugin, run_cli
 from plugin_sources import BROKEN, GOOD, HOOK_BUG, LYING, MALFORMED
 
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from harness_helpers import run_cli
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import torch
-from conftest import make_plugin
+from harness_helpers import make_plugin
 from plugin_sources import SCALE
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),

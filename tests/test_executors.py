@@ -9,7 +9,7 @@ import sqlite3
 import sys
 
 import pytest
-from conftest import make_plugin
+from harness_helpers import make_plugin
 from plugin_sources import SCALE
 
 SMOKE = ["--budget", "smoke", "--no-progress", "--grid-samples", "4"]

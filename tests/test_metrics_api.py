@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import make_plugin, run_cli
+from harness_helpers import make_plugin, run_cli
 
 import dgmbench.metrics as M
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import run_cli
+from harness_helpers import run_cli
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "example-plugin"
 

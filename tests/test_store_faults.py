@@ -127,7 +127,8 @@ def test_a_damaged_file_is_refused_never_healed(tmp_path, capsys, damage):
     db.commit()
     db.close()
     before = digest(path)
-    for command in (["leaderboard", "mnist-nll"], ["run", "--plugin", "gaussian", "--budget", "smoke", "--no-progress"]):
+    for command in (["leaderboard", "mnist-nll"],
+                    ["run", "--plugin", "gaussian", "--budget", "smoke", "--no-progress"]):
         assert main([*command, "--results", str(path)]) == 2
         assert "is damaged" in one_error_line(capsys, path)
     assert digest(path) == before

@@ -115,7 +115,8 @@ def test_max_seconds_truncates_the_run_and_the_leaderboard_marks_the_cell(reg, t
     out = _run(reg, tmp_path, budget="quick", protocol="toy", cell="rec", overrides={"max_seconds": 1e-9})
     (run,) = _rows(tmp_path, "SELECT * FROM runs")
     assert run["status"] == "truncated" and out.status == "truncated"
-    assert (run["steps"], run["planned_steps"], run["planned_epochs"]) == (1, 30 * 2, 30)  # 70 examples: 2 batches of 64
+    # 70 examples: 2 batches of 64
+    assert (run["steps"], run["planned_steps"], run["planned_epochs"]) == (1, 30 * 2, 30)
     assert run["stopped"] == "stopped by --max-seconds 1e-09 after 1 of 60 steps" == out.stopped
     assert run["budget"] == "quick"  # a safety cap is not work: the budget keeps its name
     df, caption = leaderboard.build(reg.get("protocols", "toy"), Store(tmp_path / "r.sqlite"))
@@ -130,7 +131,8 @@ def test_every_training_example_is_fed_and_n_train_counts_them(reg, tmp_path):
     _run(reg, tmp_path, overrides={"max_steps": 2})
     assert len(set(SEEN)) == 64
     runs = _rows(tmp_path, "SELECT n_train, steps, planned_steps FROM runs ORDER BY created")
-    assert runs == [{"n_train": N_TRAIN, "steps": 3, "planned_steps": 3}, {"n_train": 64, "steps": 2, "planned_steps": 2}]
+    assert runs == [{"n_train": N_TRAIN, "steps": 3, "planned_steps": 3},
+                    {"n_train": 64, "steps": 2, "planned_steps": 2}]
 
 
 def test_closed_form_fit_and_parameter_free_models_run_end_to_end(reg, tmp_path):
