@@ -125,14 +125,15 @@ fi
 
 # Quantized models (issue 14): one seed (the protocols' 3 seeds are owed to a GPU, benchmarks/gpu-checks.sh q),
 # batch 32, 10,000 training examples, the domain feature net at 300 steps (shared with the GAN tables).
-# fqgan: 200 steps per cell at the protocol's small widths: both pairs on CIFAR-10, the DCGAN pair on MNIST
-# (MNIST's StyleGAN pair and CelebA, not here, are owed with the GPU parts).
+# fqgan: 200 steps per cell at the protocol's small widths, 3 seeds: both pairs on CIFAR-10 and on MNIST
+# (CelebA, not in ../shared/data, is owed with the GPU parts).
 # vqvae2: the small cells, 400 steps = 300 VQ-VAE steps (the cells' vqvae_steps) + 100 prior steps.
-Q_B=(--budget quick --batch-size 32 --max-train-examples 10000 --metric-option domain_net_steps=300 --seeds 0
+Q_B=(--budget quick --batch-size 32 --max-train-examples 10000 --metric-option domain_net_steps=300 --seeds 0 1 2
      --feature-net domain)
 if [[ $want == *" fqgan "* ]]; then
   reproduce fqgan "${Q_B[@]}" --max-steps 200 --max-test-examples 1000 --metric-option sample_metric_n=1000 \
-    --cells mnist-dcgan mnist-fq-dcgan cifar10-dcgan cifar10-fq-dcgan cifar10-stylegan cifar10-fq-stylegan
+    --cells ${FQGAN_CELLS:-mnist-dcgan mnist-fq-dcgan mnist-stylegan mnist-fq-stylegan cifar10-dcgan cifar10-fq-dcgan
+             cifar10-stylegan cifar10-fq-stylegan}
   csv fqgan
 fi
 
