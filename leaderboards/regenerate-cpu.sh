@@ -92,8 +92,9 @@ fi
 
 # GANs (issue 11): 200 steps of batch 64 per cell (one critic update per step; n_critic = 5 models make 40
 # generator updates), 10,000 training examples; image cells at DCGAN width 8 (--config width=8, stored with
-# every run; the protocols' own width is 64), 2-D cells with the default MLPs. The CIFAR-10 cells and the
-# standard budget are owed to a GPU (benchmarks/gpu-checks.sh g, h).
+# every run; the protocols' own width is 64), 2-D cells with the default MLPs; gan-losses on MNIST and
+# CIFAR-10 (Fashion-MNIST is not in ../shared/data). The standard budget and the protocol's width are owed
+# to a GPU (benchmarks/gpu-checks.sh g, h).
 GAN_B=(--budget quick --max-steps 200 --max-train-examples 10000 --max-test-examples 1000
        --metric-option domain_net_steps=300 --metric-option mode_samples=2500 --metric-option sample_metric_n=1000)
 if [[ $want == *" gan-modes "* ]]; then
@@ -104,9 +105,9 @@ if [[ $want == *" gan-modes "* ]]; then
 fi
 
 if [[ $want == *" gan-losses "* ]]; then
+  LOSSES="gan nsgan lsgan wgan wgan-gp dragan began ebgan cgan acgan infogan"
   reproduce gan-losses "${GAN_B[@]}" --config width=8 --feature-net domain \
-    --cells mnist-gan mnist-nsgan mnist-lsgan mnist-wgan mnist-wgan-gp mnist-dragan mnist-began mnist-ebgan \
-    mnist-cgan mnist-acgan mnist-infogan
+    --cells $(for d in ${GAN_LOSSES_DATASETS:-mnist cifar10}; do for m in $LOSSES; do echo "$d-$m"; done; done)
   csv gan-losses
 fi
 
