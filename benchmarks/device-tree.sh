@@ -12,8 +12,8 @@ EXCLUDE=$(git rev-parse --git-path info/exclude)
 MARK="# dgmbench device-tree slim"
 case "${1:-}" in
   slim)
-    printf '%s\nleaderboards/site/\nleaderboards/*/runs/\n' "$MARK" >> "$EXCLUDE"
-    git rm -r -q --cached leaderboards/site leaderboards/*/runs
+    printf '%s\nleaderboards/site/\nleaderboards/**/runs/\n' "$MARK" >> "$EXCLUDE"
+    git rm -r -q --cached -- leaderboards/site ':(glob)leaderboards/**/runs/**'
     echo "tracked now: $(git ls-files | tr '\n' '\0' | xargs -0 du -cb | tail -1 | cut -f1) bytes" ;;
   restore)
     git reset -q -- leaderboards

@@ -10,7 +10,7 @@
 set -uo pipefail
 DATA=${DGMBENCH_DATA:-../shared/data}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-want=" ${*:-posterior-collapse cifar10-bpd mnist-nll iwae-table revnet-memory revnet-table irevnet identifiability disentanglement gan-modes gan-losses fqgan vqvae2} "
+want=" ${*:-posterior-collapse cifar10-bpd mnist-nll iwae-table revnet-memory revnet-table irevnet identifiability disentanglement gan-modes gan-modes-2d gan-losses fqgan vqvae2} "
 
 reproduce() {  # protocol, then extra arguments
   local name=$1; shift
@@ -102,6 +102,16 @@ if [[ $want == *" gan-modes "* ]]; then
   reproduce gan-modes "${GAN_B[@]}" --cells $(for d in toy2d-ring8 toy2d-grid25; do for m in $MODELS; do echo "$d-$m"; done; done)
   reproduce gan-modes "${GAN_B[@]}" --config width=8 --cells $(for m in $MODELS; do echo "stacked-mnist-$m"; done)
   csv gan-modes
+fi
+
+# gan-modes-2d: the 2-D cells again at 2,000 steps (26 s a run here), where the generators have begun to reach
+# the modes, into their own table (one budget per results file): leaderboards/gan-modes/toy2d-2000/.
+if [[ $want == *" gan-modes-2d "* ]]; then
+  out=leaderboards/gan-modes/toy2d-2000; mkdir -p "$out"
+  dgmbench reproduce gan-modes --data-root "$DATA" --results "$out/results.sqlite" --no-progress \
+    --output "$out/gan-modes.md" --budget quick --max-steps 2000 --metric-option mode_samples=2500 \
+    --cells $(for d in toy2d-ring8 toy2d-grid25; do for m in gan nsgan lsgan wgan wgan-gp dragan began ebgan; do echo "$d-$m"; done; done)
+  dgmbench leaderboard gan-modes --results "$out/results.sqlite" --format csv --output "$out/gan-modes.csv"
 fi
 
 if [[ $want == *" gan-losses "* ]]; then

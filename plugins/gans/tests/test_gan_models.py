@@ -48,7 +48,7 @@ def test_image_samples_have_the_data_shape_and_range(registry, name, dataset):
 def test_backbone_sizes_follow_the_dataset_shape(shape):
     g, d = build_generator(shape, 10, 4), build_discriminator(shape, 4)
     x = g(torch.randn(3, 10))
-    assert x.shape == (3, *shape) and float(x.abs().max()) <= 1   # tanh output
+    assert x.shape == (3, *shape) and float(x.detach().abs().max()) <= 1   # tanh output
     feats = d.features(x)
     assert feats[-1].flatten(1).shape[1] == d.feature_dim and d(x).shape == (3, 1)
     assert [f.shape[-1] for f in feats] == [shape[-1] // 2 ** (i + 1) for i in range(len(feats))]  # strided, no pooling
