@@ -11,6 +11,7 @@ is shown as text. There is no JavaScript; every link is relative, so the folder 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import shutil
@@ -77,6 +78,7 @@ class Board:
     rows: list = field(default_factory=list)
     n_runs: int = 0
     superseded: str = ""
+    devices: list = field(default_factory=list)
 
 
 def _board(protocol, store: Store, runs: pd.DataFrame, slug: str, results: Path) -> Board | None:
@@ -105,7 +107,7 @@ def _board(protocol, store: Store, runs: pd.DataFrame, slug: str, results: Path)
                      for x in cell_runs.itertuples()],
         })
     return Board(slug, protocol, results, facts["budget"], caption, claims, [labels, paper, ours], rows,
-                 len(mine))
+                 len(mine), devices=list(facts["devices"]))
 
 
 def _run_page(run, metrics: pd.DataFrame, results: Path, site: Path) -> dict:
@@ -162,9 +164,13 @@ def _date(t) -> str:
 
 def build_site(results: list[Path], output: Path, protocols: dict) -> Path:
     """Write the site for ``results`` (results files) into ``output``; returns the index page.
-    ``protocols`` maps names to the registered :class:`~dgmbench.specs.ProtocolSpec`."""
+    ``protocols`` maps names to the registered :class:`~dgmbench.specs.ProtocolSpec`. A file that is a
+    byte-for-byte copy of one already given (one results file kept in several folders) is read once."""
     env = _env()
     stores = [(Path(path), Store(path, readonly=True)) for path in results]  # a missing file fails before any write
+    digests = [hashlib.sha256(path.read_bytes()).hexdigest() for path, _ in stores]
+    stores = [s for i, s in enumerate(stores) if digests[i] not in digests[:i]]
+    results = [path for path, _ in stores]
     output.mkdir(parents=True, exist_ok=True)
     (output / "runs").mkdir(exist_ok=True)
     boards, all_runs, seen, on_board = [], [], set(), {}

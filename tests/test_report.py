@@ -85,6 +85,23 @@ def test_site_has_leaderboard_run_pages_and_copied_images(tmp_path, store_file):
     assert "failed" in failed.read_text() and "<img" not in failed.read_text()
 
 
+def test_a_copied_results_file_is_read_once_and_each_board_says_where_it_was_measured(tmp_path, store_file):
+    protocol = toy_protocol(tmp_path)
+    copy = tmp_path / "copy" / "results.sqlite"
+    copy.parent.mkdir()
+    shutil.copyfile(store_file, copy)
+    gpu = tmp_path / "gpu" / "results.sqlite"
+    add_run(Store(gpu), None, protocol="toy-bpd", protocol_version="1", cell="uniform", budget="full",
+            device="cuda (NVIDIA H200)", metrics={"bpd": 3.9})
+    index = build_site([store_file, copy, gpu], tmp_path / "site", {"toy-bpd": protocol})
+    site = index.parent
+    assert sorted(p.name for p in site.glob("toy-bpd*.html")) == ["toy-bpd-2.html", "toy-bpd.html"]
+    assert len(list((site / "runs").glob("*.html"))) == 4 + 1  # the copy's runs are not listed twice
+    rows = [r for r in index.read_text().split("<tr>") if 'href="toy-bpd' in r]
+    assert len(rows) == 2 and "<td>cpu</td>" in rows[0] and "<td>cuda (NVIDIA H200)</td>" in rows[1]
+    assert str(copy) not in index.read_text()
+
+
 def test_markup_in_names_and_config_renders_as_text(tmp_path):
     store = Store(tmp_path / "r.sqlite")
     add_run(store, tmp_path / "runs" / "x", model=MARKUP, dataset="imagefolder:<b>pics</b>",
