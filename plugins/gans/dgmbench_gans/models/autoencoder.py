@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 from ..backbone import build_decoder, build_discriminator
+from ..base import GAN
 
 
 class AutoEncoderD(nn.Module):
@@ -21,3 +22,11 @@ class AutoEncoderD(nn.Module):
     # the backbone's feature access, for feature matching
     def features(self, x, c=None):
         return self.encoder.features(x)
+
+
+class AutoEncoderGAN(GAN):
+    """A GAN whose D is an :class:`AutoEncoderD` (config ``code_dim``); BEGAN and EBGAN."""
+
+    def build_critic(self):
+        c = self.config
+        return AutoEncoderD(self.shape, int(c["width"]), int(c["code_dim"]), int(c["layers"]), bool(c["spectral_norm"]))

@@ -12,8 +12,7 @@ updated on the device in float64 (the arithmetic of Python floats, without waiti
 """
 import torch
 
-from ..base import GAN
-from .autoencoder import AutoEncoderD
+from .autoencoder import AutoEncoderGAN
 
 DEFAULTS = {"gamma": 0.5, "lambda_k": 0.001, "code_dim": 64, "batch_norm": False}
 
@@ -29,7 +28,7 @@ def l1_loss(ae, x: torch.Tensor) -> torch.Tensor:
     return (rec.float() - x.float()).abs().flatten(1).mean(1).mean()
 
 
-class BEGAN(GAN):
+class BEGAN(AutoEncoderGAN):
     @classmethod
     def build(cls, dataset, config):
         return super().build(dataset, {**DEFAULTS, **dict(config)})
@@ -38,10 +37,6 @@ class BEGAN(GAN):
         super().__init__(dataset, config)
         self.register_buffer("k", torch.zeros(()))
         self.register_buffer("convergence", torch.zeros(()))
-
-    def build_critic(self):
-        c = self.config
-        return AutoEncoderD(self.shape, int(c["width"]), int(c["code_dim"]), int(c["layers"]), bool(c["spectral_norm"]))
 
     def d_loss(self, x, y):
         with torch.no_grad():

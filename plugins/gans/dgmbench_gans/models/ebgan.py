@@ -10,8 +10,7 @@ Config: ``margin`` (m = 1.0 on the per-dimension energy), ``pt_weight`` (0.1), `
 import torch
 
 from .. import losses
-from ..base import GAN
-from .autoencoder import AutoEncoderD
+from .autoencoder import AutoEncoderGAN
 
 DEFAULTS = {"margin": 1.0, "pt_weight": 0.1, "code_dim": 64, "batch_norm": False}
 
@@ -22,14 +21,10 @@ def energy(ae, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return ((rec.float() - x.float()) ** 2).flatten(1).mean(1), code
 
 
-class EBGAN(GAN):
+class EBGAN(AutoEncoderGAN):
     @classmethod
     def build(cls, dataset, config):
         return super().build(dataset, {**DEFAULTS, **dict(config)})
-
-    def build_critic(self):
-        c = self.config
-        return AutoEncoderD(self.shape, int(c["width"]), int(c["code_dim"]), int(c["layers"]), bool(c["spectral_norm"]))
 
     def d_loss(self, x, y):
         with torch.no_grad():
