@@ -12,16 +12,22 @@ DATA=${DGMBENCH_DATA:-../shared/data}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 want=" ${*:-posterior-collapse cifar10-bpd mnist-nll iwae-table revnet-memory revnet-table irevnet identifiability disentanglement gan-modes gan-modes-2d gan-modes-stacked gan-losses fqgan vqvae2} "
 
-reproduce() {  # protocol, then extra arguments
-  local name=$1; shift
-  mkdir -p "leaderboards/$name"
-  dgmbench reproduce "$name" --data-root "$DATA" --results "leaderboards/$name/results.sqlite" \
-    --no-progress --output "leaderboards/$name/$name.md" "$@"
+reproduce_in() {  # folder, protocol, then extra arguments: results.sqlite, NAME.md and its provenance there
+  local dir=$1 name=$2; shift 2
+  mkdir -p "$dir"
+  dgmbench reproduce "$name" --data-root "$DATA" --results "$dir/results.sqlite" \
+    --no-progress --output "$dir/$name.md" "$@"
 }
 
-csv() {  # protocol: the CSV export of what reproduce stored (one budget per results file)
-  dgmbench leaderboard "$1" --results "leaderboards/$1/results.sqlite" --format csv \
-    --output "leaderboards/$1/$1.csv"
+csv_in() {  # folder, protocol: the CSV export of what reproduce stored (one budget per results file)
+  dgmbench leaderboard "$2" --results "$1/results.sqlite" --format csv --output "$1/$2.csv"
+}
+
+reproduce() { reproduce_in "leaderboards/$1" "$@"; }  # protocol, then extra arguments
+csv() { csv_in "leaderboards/$1" "$1"; }
+
+cells() {  # datasets, models: every "<dataset>-<model>" cell key
+  local d m; for d in $1; do for m in $2; do echo "$d-$m"; done; done
 }
 
 # The four tables below were re-measured under step budgets (issue 9) on a 2-core CPU shared by
@@ -97,39 +103,33 @@ fi
 # to a GPU (benchmarks/gpu-checks.sh g, h).
 GAN_B=(--budget quick --max-steps 200 --max-train-examples 10000 --max-test-examples 1000
        --metric-option domain_net_steps=300 --metric-option mode_samples=2500 --metric-option sample_metric_n=1000)
+UNCONDITIONAL="gan nsgan lsgan wgan wgan-gp dragan began ebgan"
 if [[ $want == *" gan-modes "* ]]; then
-  MODELS="gan nsgan lsgan wgan wgan-gp dragan began ebgan"
-  reproduce gan-modes "${GAN_B[@]}" --cells $(for d in toy2d-ring8 toy2d-grid25; do for m in $MODELS; do echo "$d-$m"; done; done)
-  reproduce gan-modes "${GAN_B[@]}" --config width=8 --cells $(for m in $MODELS; do echo "stacked-mnist-$m"; done)
+  reproduce gan-modes "${GAN_B[@]}" --cells $(cells "toy2d-ring8 toy2d-grid25" "$UNCONDITIONAL")
+  reproduce gan-modes "${GAN_B[@]}" --config width=8 --cells $(cells stacked-mnist "$UNCONDITIONAL")
   csv gan-modes
 fi
 
 # gan-modes-2d: the 2-D cells again at 2,000 steps (26 s a run here), where the generators have begun to reach
 # the modes, into their own table (one budget per results file): leaderboards/gan-modes/toy2d-2000/.
 if [[ $want == *" gan-modes-2d "* ]]; then
-  out=leaderboards/gan-modes/toy2d-2000; mkdir -p "$out"
-  dgmbench reproduce gan-modes --data-root "$DATA" --results "$out/results.sqlite" --no-progress \
-    --output "$out/gan-modes.md" --budget quick --max-steps 2000 --metric-option mode_samples=2500 \
-    --cells $(for d in toy2d-ring8 toy2d-grid25; do for m in gan nsgan lsgan wgan wgan-gp dragan began ebgan; do echo "$d-$m"; done; done)
-  dgmbench leaderboard gan-modes --results "$out/results.sqlite" --format csv --output "$out/gan-modes.csv"
+  reproduce_in leaderboards/gan-modes/toy2d-2000 gan-modes --budget quick --max-steps 2000 \
+    --metric-option mode_samples=2500 --cells $(cells "toy2d-ring8 toy2d-grid25" "$UNCONDITIONAL")
+  csv_in leaderboards/gan-modes/toy2d-2000 gan-modes
 fi
 
 # gan-modes-stacked: the Stacked MNIST cells again at 2,000 steps (width 8), two runs at a time on a local Ray
 # cluster of this machine's 2 CPUs, into their own table: leaderboards/gan-modes/stacked-2000/.
 if [[ $want == *" gan-modes-stacked "* ]]; then
-  out=leaderboards/gan-modes/stacked-2000; mkdir -p "$out"
-  dgmbench reproduce gan-modes --data-root "$DATA" --results "$out/results.sqlite" --no-progress \
-    --output "$out/gan-modes.md" --budget quick --max-steps 2000 --max-train-examples 10000 \
-    --metric-option domain_net_steps=300 --metric-option mode_samples=2500 --config width=8 \
-    --executor ray --num-cpus 1 \
-    --cells $(for m in gan nsgan lsgan wgan wgan-gp dragan began ebgan; do echo "stacked-mnist-$m"; done)
-  dgmbench leaderboard gan-modes --results "$out/results.sqlite" --format csv --output "$out/gan-modes.csv"
+  reproduce_in leaderboards/gan-modes/stacked-2000 gan-modes --budget quick --max-steps 2000 \
+    --max-train-examples 10000 --metric-option domain_net_steps=300 --metric-option mode_samples=2500 \
+    --config width=8 --executor ray --num-cpus 1 --cells $(cells stacked-mnist "$UNCONDITIONAL")
+  csv_in leaderboards/gan-modes/stacked-2000 gan-modes
 fi
 
 if [[ $want == *" gan-losses "* ]]; then
-  LOSSES="gan nsgan lsgan wgan wgan-gp dragan began ebgan cgan acgan infogan"
   reproduce gan-losses "${GAN_B[@]}" --config width=8 --feature-net domain \
-    --cells $(for d in ${GAN_LOSSES_DATASETS:-mnist cifar10}; do for m in $LOSSES; do echo "$d-$m"; done; done)
+    --cells $(cells "${GAN_LOSSES_DATASETS:-mnist cifar10}" "$UNCONDITIONAL cgan acgan infogan")
   csv gan-losses
 fi
 
