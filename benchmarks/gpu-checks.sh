@@ -53,9 +53,11 @@ step() { local t=$1; shift; echo "== [$t s] $*" | tee -a "$OUT/log.txt"; timeout
 # setup (no network there): unpack the data, install pytest and this checkout without dependencies
 find "$STAGE/data" -name '*.gz' -exec gunzip -f {} + 2>/dev/null
 # `python -m pip`: the box's `pip` belongs to a system Python without torch (/usr/local/bin/pip)
-python -m pip install -q --no-index --find-links "$STAGE/wheels" pytest setuptools wheel >>"$OUT/log.txt" 2>&1
-python -m pip install -q --no-index --no-deps --no-build-isolation -e . -e plugins/baselines -e plugins/flows \
-  -e plugins/autoregressive -e plugins/latent -e plugins/reversible >>"$OUT/log.txt" 2>&1
+wheels() { python -m pip install -q --no-index --find-links "$STAGE/wheels" "$@" >>"$OUT/log.txt" 2>&1; }
+editable() { python -m pip install -q --no-index --no-deps --no-build-isolation $(printf -- '-e %s ' "$@") \
+               >>"$OUT/log.txt" 2>&1; }
+wheels pytest setuptools wheel
+editable . plugins/baselines plugins/flows plugins/autoregressive plugins/latent plugins/reversible
 { nvidia-smi --query-gpu=name,memory.total --format=csv; python -c "import torch; print(torch.__version__)"; } \
   >>"$OUT/log.txt" 2>&1
 
@@ -86,7 +88,7 @@ elif [[ $PART == r ]]; then  # issue 13; every number below is still owed
   step 50 python -m dgmbench reproduce irevnet --budget full --max-steps 500 --device cuda --no-progress \
     --output "$OUT/irevnet.md"
 elif [[ $PART == q || $PART == v ]]; then  # issue 14; every number below is still owed
-  pip install -q --no-index --no-deps --no-build-isolation -e plugins/gans -e plugins/quantized >>"$OUT/log.txt" 2>&1
+  editable plugins/gans plugins/quantized
   Q_B=(--budget quick --device cuda --no-progress --feature-net domain)
   if [[ $PART == q ]]; then
     step 60 python -m pytest -q plugins/quantized/tests
@@ -98,8 +100,7 @@ elif [[ $PART == q || $PART == v ]]; then  # issue 14; every number below is sti
       --cells cifar10-small cifar10 --results "$OUT/vqvae2.sqlite" --output "$OUT/vqvae2.md"
   fi
 elif [[ $PART == gq ]]; then  # issues 11 and 14 together
-  python -m pip install -q --no-index --no-deps --no-build-isolation -e plugins/gans -e plugins/quantized \
-    >>"$OUT/log.txt" 2>&1
+  editable plugins/gans plugins/quantized
   step 90 python -m pytest -q plugins/gans/tests  # incl. the no-sync-per-step test (OWED since the fix)
   step 60 python -m pytest -q tests/test_gpu.py -k domain  # the domain net trains to one network (OWED)
   step 170 python plugins/gans/benchmarks/throughput.py --part updates --device cuda --dataset cifar10 \
@@ -109,20 +110,20 @@ elif [[ $PART == gq ]]; then  # issues 11 and 14 together
     --max-steps 2000 --seeds 0 --metric-option sample_metric_n=5000 --cells cifar10-dcgan cifar10-fq-dcgan \
     cifar10-stylegan cifar10-fq-stylegan --results "$OUT/fqgan.sqlite" --output "$OUT/fqgan.md"
 elif [[ $PART == s ]]; then  # issue 15; every number below is still owed
-  pip install -q --no-index --find-links "$STAGE/wheels" submitit >>"$OUT/log.txt" 2>&1
+  wheels submitit
   step 240 python -m pytest -q tests/test_distributed.py
   step 200 dgmbench reproduce posterior-collapse --budget smoke --executor slurm --slurm-cluster local \
     --num-gpus 1 --device cuda --no-progress --results "$OUT/scale.sqlite"
   step 30 dgmbench runs --results "$OUT/scale.sqlite"
 elif [[ $PART == d ]]; then  # issue 12; every number below is still owed
-  python -m pip install -q --no-index --no-deps --no-build-isolation -e plugins/disentangle >>"$OUT/log.txt" 2>&1
+  editable plugins/disentangle
   step 420 python -m dgmbench reproduce disentanglement --budget quick --device cuda --no-progress --seeds 0 \
     --cells vae betavae-4 betavae-capacity factorvae-10 factorvae-40 --metric-option betavae_train=2000 \
     --metric-option betavae_eval=1000 --metric-option factorvae_train=2000 --metric-option factorvae_eval=1000 \
     --results "$OUT/disentanglement.sqlite" --output "$OUT/disentanglement.md"
   step 120 python plugins/disentangle/benchmarks/disentanglement_metrics.py --steps 1000 --points 1000 --chunk 1024
 elif [[ $PART == g || $PART == h ]]; then  # issue 11; every number below is still owed
-  pip install -q --no-index --no-deps --no-build-isolation -e plugins/gans >>"$OUT/log.txt" 2>&1
+  editable plugins/gans
   GAN_B=(--budget quick --max-steps 1000 --device cuda --no-progress --feature-net domain
          --metric-option sample_metric_n=10000 --results "$OUT/gan-losses.sqlite")
   GAN_CELLS=(cifar10-gan cifar10-nsgan cifar10-lsgan cifar10-wgan cifar10-wgan-gp cifar10-dragan cifar10-began
