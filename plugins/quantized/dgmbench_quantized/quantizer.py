@@ -11,11 +11,17 @@ passed on with the straight-through estimator z + sg(z_q - z) (value z_q, gradie
 plus the commitment loss beta ||z - sg(z_q)||^2 (beta = 0.25 in both papers).
 
 Codebook updates by exponential moving averages (van den Oord et al. 2017, App. A.1; the FQ-GAN
-dictionary too), with decay gamma (0.99 in VQ-VAE/VQ-VAE-2, 0.9 in FQ-GAN's code):
+dictionary too), with decay gamma (0.99 in VQ-VAE/VQ-VAE-2, 0.8 in FQ-GAN's code):
 
     n_i = #{j: k(z_j) = i},   N_i <- gamma N_i + (1 - gamma) n_i,
     m_i <- gamma m_i + (1 - gamma) sum_{j: k(z_j) = i} z_j,   e_i = m_i / N~_i,
     N~_i = (N_i + eps) / (sum N + K eps) * sum N   (Laplace smoothing, as in Sonnet's VectorQuantizerEMA).
+
+The output and the commitment term use the codebook as it was before the call's EMA update (the
+update follows the lookup), as in Sonnet's ``VectorQuantizerEMA`` (google-deepmind/sonnet,
+``sonnet/src/nets/vqvae.py`` at 26b0518d42088d3cdccec7421a8aa6fbafbe4775: ``quantized`` is looked up
+before ``self.embeddings.assign``) and FQ-GAN's ``Quantize`` (YangNaruto/FQ-GAN,
+``FQ-BigGAN/vq_layer.py`` at bc43d45700b2a84234932bc6d6616b0248d1304e).
 
 With ``ema=False`` the codebook is a parameter trained by the codebook loss ||sg(z) - e||^2 instead.
 
@@ -86,9 +92,9 @@ class VectorQuantizer(nn.Module):
     def forward(self, z: torch.Tensor) -> Quantized:
         flat = self._flat(z.float())
         codes = self.nearest(flat.detach())
+        q_flat = F.embedding(codes, self.embed)  # a copy: the codebook before this call's EMA update
         if self.training and self.ema:
             self.ema_update(flat.detach(), codes)
-        q_flat = F.embedding(codes, self.embed)
         q = q_flat.view(*z.shape[:1], *z.shape[2:], self.dim).movedim(-1, 1) if z.ndim > 2 else q_flat
         q = q.to(z.dtype)
         loss = self.commitment * F.mse_loss(z, q.detach())

@@ -81,3 +81,21 @@ def test_usage_is_logged_every_n_calls():
         vq(torch.randn(8, 2))
     assert [entry[0] for entry in vq.usage_log] == [3, 6]
     assert all(1.0 <= entry[1] <= 4.0 + 1e-6 for entry in vq.usage_log)
+
+
+def test_one_training_step_uses_the_codebook_from_before_its_ema_update():
+    """Sonnet's VectorQuantizerEMA and FQ-GAN's Quantize look the codes up, then update the codebook:
+    the step's output and commitment term come from the pre-step codebook. Low decay (FQ-GAN's 0.8)
+    moves the codebook far in one step, so a lookup after the update would differ a lot."""
+    g = torch.Generator().manual_seed(0)
+    book = torch.randn(6, 3, generator=g)
+    vq = quantizer(book, decay=0.8).train()
+    z = torch.randn(4, 3, 5, 5, generator=g) * 2
+    out = vq(z)
+    flat = z.movedim(1, -1).reshape(-1, 3)
+    codes = torch.cdist(flat, book, compute_mode="donot_use_mm_for_euclid_dist").argmin(1)
+    expected = book[codes].view(4, 5, 5, 3).movedim(-1, 1)
+    assert torch.equal(out.codes.flatten(), codes)
+    torch.testing.assert_close(out.quantized, expected)
+    torch.testing.assert_close(out.loss, 0.25 * ((z - expected) ** 2).mean())
+    assert (vq.embed - book).abs().max() > 0.1, "the EMA update did move the codebook"
