@@ -6,8 +6,8 @@ from .stylegan import CONFIG as STYLEGAN_CONFIG
 from .stylegan import GAN_CONFIG
 
 PAPER = "Zhao, Li, Yu, Gao & Chen (2020), Feature Quantization Improves GAN Training, ICML"
-FQ_CONFIG = {"fq_layers": list, "fq_codes": int, "fq_weight": float, "fq_decay": float, "fq_restart_below": float,
-             "fq_log_every": int}
+FQ_CONFIG = {"fq_layers": (list, str), "fq_codes": int, "fq_weight": float, "fq_decay": float,
+             "fq_generator_loss": bool, "fq_pass_quantized": bool, "fq_restart_below": float, "fq_log_every": int}
 BUDGETS = {b: {"lr": 2e-4} for b in ("smoke", "quick", "full")}  # as the gans plugin's nsgan
 
 
