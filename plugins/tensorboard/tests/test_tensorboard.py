@@ -46,7 +46,7 @@ def test_a_run_writes_scalars_sample_grids_and_config(tmp_path):
 
 
 def test_it_is_off_unless_switched_on(tmp_path, monkeypatch):
-    import dgmbench_tensorboard as tb
+    from dgmbench_tensorboard import plugin as tb
 
     from dgmbench.specs import RunRecord
 
@@ -58,7 +58,7 @@ def test_it_is_off_unless_switched_on(tmp_path, monkeypatch):
 
 
 def test_drawing_the_grid_leaves_the_random_state_alone(tmp_path):
-    import dgmbench_tensorboard as tb
+    from dgmbench_tensorboard import plugin as tb
     from torch.utils.tensorboard import SummaryWriter
 
     from dgmbench.plugins import load_registry

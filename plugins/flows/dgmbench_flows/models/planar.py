@@ -53,16 +53,8 @@ class PlanarDensity(FlowModel):
         return cls(Chain(layers), shape, "gaussian", clamp=ds.levels is not None, config=cfg, latent_shape=(d,))
 
 
-def _networks():
-    """Bernoulli decoder and MLP builder: dgmbench_latent's shared ones when that plugin is installed
-    (imported lazily), else the small local copies below (tanh MLPs, as in Burda et al. 2016)."""
-    try:
-        from dgmbench_latent.networks import BernoulliMLP, mlp
-        return BernoulliMLP, mlp
-    except ImportError:
-        return _BernoulliMLP, _mlp
-
-
+# The decoder's blocks are written here (tanh MLPs as in Burda et al. 2016) rather than imported
+# from dgmbench_latent, so that this distribution needs no other plugin.
 def _mlp(sizes, activation=nn.Tanh):
     layers = []
     for a, b in zip(sizes[:-1], sizes[1:]):
@@ -89,16 +81,15 @@ class PlanarVAE(Model):
 
     def __init__(self, shape, latent: int = 40, hidden=(200, 200), flows: int = 10, config=None):
         super().__init__(config)
-        BernoulliMLP, mlp = _networks()
         self.shape, self.latent, self.flows = tuple(shape), int(latent), int(flows)
         d = math.prod(self.shape)
         hidden = (int(hidden),) if isinstance(hidden, int) else tuple(int(h) for h in hidden)
-        self.encoder = mlp((d, *hidden))
+        self.encoder = _mlp((d, *hidden))
         last = hidden[-1] if hidden else d
         self.mean = nn.Linear(last, self.latent)
         self.log_std = nn.Linear(last, self.latent)
         self.flow_params = nn.Linear(last, self.flows * (2 * self.latent + 1))  # (u, w, b) per layer
-        self.decoder = BernoulliMLP(self.latent, tuple(reversed(hidden)), d)
+        self.decoder = _BernoulliMLP(self.latent, tuple(reversed(hidden)), d)
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
 
     @classmethod
