@@ -1,0 +1,227 @@
+"""Which committed measurement of a protocol is its canonical table, and the manifest that makes them.
+
+Layout (``leaderboards/``): every measurement of a protocol lives in
+``<protocol>/<device>-<budget>/`` with the same file names -- ``<protocol>.md``, ``<protocol>.csv``,
+``results.sqlite``, ``runs/`` and one ``provenance.json`` (commands, budget, date, machine, load
+average). ``<protocol>/<protocol>.md`` and ``.csv`` are the canonical table: the best measurement
+made, named in the table's first line. "Best" is :func:`rank_key`: a GPU measurement over a CPU one,
+then more optimizer steps per run, then more measured runs, then the later date.
+
+``leaderboards/manifest.toml`` lists the measurements to (re)make, one ``[[measurement]]`` each::
+
+    [[measurement]]
+    protocol = "iwae-table"        # a registered protocol
+    device = "cpu"                 # "cpu" or "gpu" (the folder's first word; gpu adds --device cuda)
+    budget = "cpu"                 # the named budget passed as --budget
+    folder = "cpu-cpu"             # optional: default "<device>-<budget>"
+    commands = ["--metric nll"]    # optional: extra arguments of each `dgmbench reproduce` call,
+                                   # one string per call (shell words); default: one plain call
+
+Python's ``tomllib`` reads it (no dependency).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import DgmbenchError
+
+PROVENANCE = "provenance.json"
+DEVICES = ("cpu", "gpu")
+CANONICAL_MARK = "Canonical:"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One committed measurement of a protocol: its folder and what ranks it."""
+
+    protocol: str
+    folder: Path
+    device: str            # "cpu" or "gpu"
+    budget: str            # the budget name as stored (refinements included)
+    steps: float = 0.0     # mean optimizer steps per run (the work each cell got)
+    runs: int = 0          # measured runs in the results file
+    date: str = ""         # ISO date of the last command
+    machine: str = ""      # e.g. "NVIDIA H200" or "x86_64, cpu, 2 cores"
+
+
+def rank_key(m: Measurement) -> tuple:
+    """The order of "best": GPU over CPU, more work (steps per run) over less, more runs, later."""
+    return (m.device == "gpu", m.steps, m.runs, m.date)
+
+
+def choose(measurements: list[Measurement]) -> Measurement | None:
+    """The canonical measurement: the largest :func:`rank_key` (None when there is none)."""
+    return max(measurements, key=rank_key, default=None)
+
+
+def budget_label(budget: str) -> str:
+    """A folder-friendly budget name: ``cpu`` stays ``cpu``; ``quick[max_steps=200,...]`` becomes
+    ``quick-200steps``; other refinements ``<name>-reduced``."""
+    base, _, refinements = budget.partition("[")
+    if not refinements:
+        return base
+    steps = re.search(r"(?:^|,)max_steps=(\d+)", refinements.rstrip("]"))
+    return f"{base}-{steps.group(1)}steps" if steps else f"{base}-reduced"
+
+
+def folder_name(device: str, budget: str) -> str:
+    if device not in DEVICES:
+        raise DgmbenchError(f"device {device!r} is not one of {', '.join(DEVICES)}")
+    return f"{device}-{budget_label(budget)}"
+
+
+def read_provenance(folder: Path) -> dict:
+    path = Path(folder) / PROVENANCE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DgmbenchError(f"{path}: no readable provenance ({type(exc).__name__})") from None
+
+
+def _store_facts(results: Path, protocol: str, budget: str) -> tuple[float, int]:
+    """(mean steps per counted run, number of counted runs) of one protocol and budget, read-only."""
+    if not results.is_file():
+        return 0.0, 0
+    with sqlite3.connect(f"file:{results}?mode=ro", uri=True) as db:
+        row = db.execute("SELECT avg(steps), count(*) FROM runs WHERE protocol = ? AND budget = ? "
+                         "AND status IN ('ok', 'partial', 'truncated')", (protocol, budget)).fetchone()
+    return float(row[0] or 0.0), int(row[1] or 0)
+
+
+def read_measurement(folder: Path, protocol: str) -> Measurement:
+    """The measurement in ``folder`` (its provenance and results file)."""
+    folder = Path(folder)
+    info = read_provenance(folder)
+    device = "gpu" if info.get("gpu") or folder.name.startswith("gpu-") else "cpu"
+    steps, runs = _store_facts(folder / "results.sqlite", protocol, info.get("budget", ""))
+    return Measurement(protocol, folder, device, info.get("budget", ""), steps, runs,
+                       str(info.get("date", ""))[:10], info.get("gpu") or info.get("machine", ""))
+
+
+def measurements(protocol_dir: Path) -> list[Measurement]:
+    """Every measurement folder of a protocol (``<device>-<budget>/`` holding a provenance file)."""
+    protocol_dir = Path(protocol_dir)
+    return [read_measurement(d, protocol_dir.name) for d in sorted(protocol_dir.iterdir())
+            if d.is_dir() and d.name.split("-")[0] in DEVICES and (d / PROVENANCE).is_file()]
+
+
+def headline(best: Measurement, others: list[Measurement]) -> str:
+    """The canonical table's first line."""
+    where = f"{best.device.upper()} ({best.machine})" if best.machine else best.device.upper()
+    rest = ", ".join(f"`{m.folder.name}/`" for m in others)
+    return (f"{CANONICAL_MARK} measured on {where} under budget `{best.budget}` on {best.date} "
+            f"(`{best.folder.name}/`, {best.runs} runs, {best.steps:.0f} steps per run)."
+            + (f" Other measurements: {rest}." if rest else ""))
+
+
+def write_canonical(protocol_dir: Path) -> Measurement | None:
+    """Copy the best measurement's table to ``<protocol>/<protocol>.md`` (its first line naming it)
+    and ``.csv``; returns it, or None when the protocol has no measurement folder yet."""
+    protocol_dir = Path(protocol_dir)
+    name = protocol_dir.name
+    found = measurements(protocol_dir)
+    best = choose(found)
+    if best is None:
+        return None
+    table = best.folder / f"{name}.md"
+    if not table.is_file():
+        raise DgmbenchError(f"{table}: the measurement has no table")
+    others = [m for m in sorted(found, key=rank_key, reverse=True) if m is not best]
+    (protocol_dir / f"{name}.md").write_text(headline(best, others) + "\n\n" + table.read_text())
+    csv = best.folder / f"{name}.csv"
+    if csv.is_file():
+        (protocol_dir / f"{name}.csv").write_text(csv.read_text())
+    return best
+
+
+def write_index(root: Path) -> Path:
+    """``leaderboards/README.md``: one line per protocol -- its canonical budget, device and link."""
+    root = Path(root)
+    rows = []
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        found = measurements(d)
+        best = choose(found)
+        if best is not None:
+            rows.append(f"| [{d.name}]({d.name}/{d.name}.md) | [`{best.folder.name}`]({d.name}/{best.folder.name}/) "
+                        f"| {best.device} | {best.date} | {len(found)} |")
+    text = ("# Leaderboards\n\nOne folder per protocol. `<protocol>/<protocol>.md` (and `.csv`) is the canonical "
+            "table: the best measurement made (GPU over CPU, more steps per run over fewer), named in its first "
+            "line. Every measurement, canonical or not, lives in `<protocol>/<device>-<budget>/` with the same "
+            "file names, its raw `results.sqlite`, its `runs/` and one `provenance.json`. "
+            "`python leaderboards/regenerate.py` re-measures what `manifest.toml` lists and rewrites the "
+            "canonical tables and this index; `dgmbench report --results leaderboards/*/*/results.sqlite` "
+            "builds the browsable site (not committed).\n\n"
+            "| protocol | canonical measurement (device-budget) | device | measured | measurements |\n"
+            "|---|---|---|---|---|\n"
+            + "\n".join(rows) + "\n")
+    path = root / "README.md"
+    path.write_text(text)
+    return path
+
+
+@dataclass
+class Entry:
+    """One manifest item: a measurement to make."""
+
+    protocol: str
+    device: str
+    budget: str
+    folder: str
+    commands: list = field(default_factory=list)
+
+    def argv(self, data_root: str, root: Path) -> list[list[str]]:
+        """The `dgmbench reproduce` command lines of this measurement."""
+        out = Path(root) / self.protocol / self.folder
+        base = ["dgmbench", "reproduce", self.protocol, "--budget", self.budget, "--data-root", data_root,
+                "--results", str(out / "results.sqlite"), "--no-progress", "--output", str(out / f"{self.protocol}.md")]
+        if self.device == "gpu":
+            base += ["--device", "cuda"]
+        return [base + shlex.split(extra) for extra in (self.commands or [""])]
+
+
+def load_manifest(path: Path) -> list[Entry]:
+    """The manifest's entries, checked: one clear line naming the file and the item on a mistake."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise DgmbenchError(f"{path}: {exc}") from None
+    entries, seen = [], set()
+    for i, item in enumerate(data.get("measurement", []), 1):
+        missing = [k for k in ("protocol", "device", "budget") if not isinstance(item.get(k), str)]
+        unknown = set(item) - {"protocol", "device", "budget", "folder", "commands"}
+        if missing or unknown:
+            raise DgmbenchError(f"{path}: measurement {i} " + (f"lacks {', '.join(missing)}" if missing
+                                                               else f"has unknown keys {', '.join(sorted(unknown))}"))
+        if item["device"] not in DEVICES:
+            raise DgmbenchError(f"{path}: measurement {i} ({item['protocol']}): device {item['device']!r} is not "
+                                f"one of {', '.join(DEVICES)}")
+        commands = item.get("commands", [])
+        if not isinstance(commands, list) or not all(isinstance(c, str) for c in commands):
+            raise DgmbenchError(f"{path}: measurement {i} ({item['protocol']}): commands must be a list of strings")
+        folder = item.get("folder") or folder_name(item["device"], item["budget"])
+        if (item["protocol"], folder) in seen:
+            raise DgmbenchError(f"{path}: measurement {i}: {item['protocol']}/{folder} is listed twice")
+        seen.add((item["protocol"], folder))
+        entries.append(Entry(item["protocol"], item["device"], item["budget"], folder, commands))
+    return entries
+
+
+def load_check(force: bool = False) -> tuple[float, float, float]:
+    """The load averages; refuses (DgmbenchError) while the 1-minute one exceeds the core count,
+    unless ``force``: a table measured on a busy machine times its cells wrongly and, on a shared
+    CPU, cuts nothing but takes hours."""
+    load = os.getloadavg()
+    cores = os.cpu_count() or 1
+    if load[0] > cores and not force:
+        raise DgmbenchError(f"the 1-minute load average is {load[0]:.2f} on {cores} cores: measure on a quiet "
+                            "machine (or pass --force; the load is recorded in the provenance)")
+    return load

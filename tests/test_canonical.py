@@ -1,0 +1,122 @@
+"""The canonical table of a protocol: the ranking of its measurements, the copy that names the one it
+shows, the index, the manifest's checks and the load-average refusal of the regeneration."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dgmbench import canonical
+from dgmbench.canonical import Measurement, budget_label, choose, load_manifest, write_canonical, write_index
+from dgmbench.errors import DgmbenchError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_measurement(root: Path, protocol: str, folder: str, budget: str, steps: int, runs: int,
+                     gpu: bool = False, date: str = "2026-12-01T10:00:00+00:00") -> Path:
+    d = root / protocol / folder
+    d.mkdir(parents=True)
+    info = {"budget": budget, "date": date, "machine": "x86_64, cpu, 2 cores", "commands": []}
+    if gpu:
+        info["gpu"] = "NVIDIA H200"
+    (d / "provenance.json").write_text(json.dumps(info))
+    with sqlite3.connect(d / "results.sqlite") as db:
+        db.execute("CREATE TABLE runs (protocol TEXT, budget TEXT, status TEXT, steps INTEGER)")
+        db.executemany("INSERT INTO runs VALUES (?, ?, ?, ?)",
+                       [(protocol, budget, "ok", steps)] * runs + [(protocol, budget, "failed", 10 * steps)])
+    (d / f"{protocol}.md").write_text(f"table of {folder}\n")
+    (d / f"{protocol}.csv").write_text(f"cell,value\n{folder},1\n")
+    return d
+
+
+def m(device, steps, runs=3, date="2026-12-01"):
+    return Measurement("p", Path(f"{device}-{steps}"), device, f"b{steps}", steps, runs, date)
+
+
+def test_gpu_beats_cpu_then_more_steps_then_more_runs():
+    assert choose([m("cpu", 5000), m("gpu", 500)]).device == "gpu"
+    assert choose([m("cpu", 200), m("cpu", 2000), m("cpu", 50)]).steps == 2000
+    assert choose([m("gpu", 500, runs=6), m("gpu", 500, runs=13)]).runs == 13
+    assert choose([m("cpu", 100, date="2026-11-29"), m("cpu", 100, date="2026-12-02")]).date == "2026-12-02"
+    assert choose([]) is None
+
+
+def test_budget_labels_name_the_folders():
+    assert budget_label("cpu") == "cpu"
+    assert budget_label("quick[eval_every=50,max_steps=100,nll_k=200]") == "quick-100steps"
+    assert budget_label("full[memory_batch=16,throughput_steps=1]") == "full-reduced"
+    assert canonical.folder_name("gpu", "full[max_steps=500]") == "gpu-full-500steps"
+    with pytest.raises(DgmbenchError, match="tpu"):
+        canonical.folder_name("tpu", "cpu")
+
+
+def test_the_canonical_table_is_the_best_measurement_and_says_so(tmp_path):
+    make_measurement(tmp_path, "toy", "cpu-quick-200steps", "quick[max_steps=200]", 200, 24)
+    make_measurement(tmp_path, "toy", "cpu-quick-2000steps", "quick[max_steps=2000]", 2000, 24)
+    make_measurement(tmp_path, "toy", "gpu-gpu", "gpu", 1000, 6, gpu=True, date="2026-11-30T09:00:00+00:00")
+    best = write_canonical(tmp_path / "toy")
+    assert best.folder.name == "gpu-gpu" and best.runs == 6 and best.steps == 1000  # the failed run not counted
+    md = (tmp_path / "toy" / "toy.md").read_text().splitlines()
+    assert md[0].startswith("Canonical: measured on GPU (NVIDIA H200) under budget `gpu` on 2026-11-30")
+    assert "`cpu-quick-2000steps/`, `cpu-quick-200steps/`" in md[0] and md[2] == "table of gpu-gpu"
+    assert (tmp_path / "toy" / "toy.csv").read_text().endswith("gpu-gpu,1\n")
+    index = write_index(tmp_path).read_text()
+    assert "| [toy](toy/toy.md) | [`gpu-gpu`](toy/gpu-gpu/) | gpu | 2026-11-30 | 3 |" in index
+
+
+def test_the_committed_leaderboards_follow_the_layout():
+    """Every protocol folder's first line names a measurement folder that exists and ranks first."""
+    root = REPO / "leaderboards"
+    protocols = [d for d in root.iterdir() if d.is_dir() and d.name != "site"]
+    assert len(protocols) >= 10
+    for d in protocols:
+        first = (d / f"{d.name}.md").read_text().splitlines()[0]
+        best = choose(canonical.measurements(d))
+        assert first.startswith("Canonical:") and f"(`{best.folder.name}/`" in first, d.name
+        assert not (d / "results.sqlite").exists() and not (d / "gpu").exists(), d.name
+    assert not any(p.name.endswith(".md.provenance.json") for p in root.glob("*/*/*"))
+
+
+def test_the_manifest_is_read_and_checked(tmp_path):
+    entries = load_manifest(REPO / "leaderboards" / "manifest.toml")
+    assert {e.device for e in entries} == {"cpu", "gpu"}
+    cpu = next(e for e in entries if e.protocol == "mnist-nll" and e.device == "cpu")
+    argv = cpu.argv("DATA", Path("leaderboards"))
+    assert len(argv) == 2 and argv[0][:5] == ["dgmbench", "reproduce", "mnist-nll", "--budget", "cpu"]
+    assert "leaderboards/mnist-nll/cpu-cpu/results.sqlite" in argv[1] and argv[1][-1] == "0"
+    gpu = next(e for e in entries if e.device == "gpu")
+    assert gpu.argv("DATA", Path("x"))[0][-2:] == ["--device", "cuda"] or "--device" in gpu.argv("D", Path("x"))[0]
+    bad = tmp_path / "m.toml"
+    for text, message in [('[[measurement]]\nprotocol = "p"\ndevice = "cpu"\n', "lacks budget"),
+                          ('[[measurement]]\nprotocol = "p"\ndevice = "tpu"\nbudget = "b"\n', "device 'tpu'"),
+                          ('[[measurement]]\nprotocol = "p"\ndevice = "cpu"\nbudget = "b"\nsteps = 3\n', "unknown keys"),
+                          ('[[measurement]]\nprotocol = "p"\ndevice = "cpu"\nbudget = "b"\n' * 2, "listed twice"),
+                          ("[[measurement]\n", "m.toml")]:
+        bad.write_text(text)
+        with pytest.raises(DgmbenchError, match=message):
+            load_manifest(bad)
+
+
+def test_regeneration_refuses_a_busy_machine_unless_forced(monkeypatch):
+    monkeypatch.setattr(canonical.os, "getloadavg", lambda: (5.0, 3.0, 1.0))
+    monkeypatch.setattr(canonical.os, "cpu_count", lambda: 2)
+    with pytest.raises(DgmbenchError, match="load average is 5.00 on 2 cores"):
+        canonical.load_check()
+    assert canonical.load_check(force=True) == (5.0, 3.0, 1.0)
+    monkeypatch.setattr(canonical.os, "getloadavg", lambda: (1.5, 3.0, 1.0))
+    assert canonical.load_check()[0] == 1.5
+
+
+def test_regenerate_script_dry_run_prints_the_manifest_commands():
+    out = subprocess.run([sys.executable, "leaderboards/regenerate.py", "--dry-run", "--device", "gpu", "gan-losses"],
+                         cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("dgmbench reproduce gan-losses --budget gpu") and "--device cuda" in out.stdout
+    out = subprocess.run([sys.executable, "leaderboards/regenerate.py", "--dry-run", "nosuch"],
+                         cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "nosuch" in out.stderr
