@@ -88,8 +88,9 @@ def dgmbench_metrics():
         MetricSpec("mig", _DIS + "mig_metric", requires=[["encode"]], lower_is_better=False,
                    description="mutual information gap (Chen et al. 2018); options mig_points (10000), mig_bins (20)"),
         MetricSpec("sap", _DIS + "sap_metric", requires=[["encode"]], lower_is_better=False,
-                   description="SAP score (Kumar et al. 2018), depth-1 trees; options sap_train (10000), "
-                               "sap_eval (5000)"),
+                   description="SAP score (Kumar et al. 2018) as disentanglement_lib: per-dimension LinearSVC(C=0.01, "
+                               "balanced) accuracy, or R^2 with sap_continuous=1; options sap_train (10000), "
+                               "sap_eval (5000), sap_continuous (0)"),
         # -- sample-quality metrics (issue 5) --
         MetricSpec("fid", "dgmbench.metrics.sample_quality:fid", requires=[["sample"]],
                    description="Frechet distance of sample_metric_n samples' features to the reference split's "

@@ -14,8 +14,13 @@ sample_factors(n, rng), images_for_factors(factors, rng)) and a numpy Generator.
   (I(z_a; v_k) - I(z_b; v_k)) / H(v_k), a and b the two dimensions most informative about v_k,
   the representation discretized into ``bins`` equal-width bins per dimension (20: with more
   factor values than bins, as dSprites' 40 orientations, even a perfect code scores below 1).
-* ``sap`` (Kumar et al. 2018): mean over factors of the gap between the two best per-dimension
-  balanced accuracies of a one-dimensional threshold classifier (a depth-1 tree); discrete factors.
+* ``sap`` (Kumar et al. 2018): mean over factors of the gap between the two best entries of the
+  factor's column of a score matrix S (d, K). Discrete factors (disentanglement_lib's default):
+  S_jk = test accuracy of ``LinearSVC(C=0.01, class_weight="balanced")`` predicting v_k from z_j
+  alone; continuous factors: S_jk = Cov(z_j, v_k)^2 / (Var z_j Var v_k), the R^2 of a linear fit,
+  on the training points (0 where Var z_j <= 1e-12). As
+  google-research/disentanglement_lib, disentanglement_lib/evaluation/metrics/sap_score.py at
+  commit 86a644d4ed35c771560dc3360756363d35477357 (compute_score_matrix, compute_avg_diff_top_two).
 
 Each samples all its factors first, then draws and encodes their images ``chunk`` at a time
 (plugins/disentangle/benchmarks/disentanglement_metrics.py compares a per-batch loop).
@@ -36,7 +41,7 @@ CHUNK = 64
 DEFAULTS = {"betavae_batch": 64, "betavae_train": 10_000, "betavae_eval": 5_000,
             "factorvae_batch": 64, "factorvae_train": 10_000, "factorvae_eval": 5_000,
             "factorvae_variance_points": 10_000, "mig_points": 10_000, "mig_bins": 20,
-            "sap_train": 10_000, "sap_eval": 5_000}
+            "sap_train": 10_000, "sap_eval": 5_000, "sap_continuous": 0}
 
 
 def represent_factors(represent: Represent, truth, factors: np.ndarray, rng, chunk: int = CHUNK) -> np.ndarray:
@@ -144,23 +149,44 @@ def mig(represent: Represent, truth, rng: np.random.Generator, points: int = 10_
     return {"mig": float(gaps.mean()), **{f"mig_{name}": float(g) for name, g in zip(truth.factor_names, gaps)}}
 
 
-def sap(represent: Represent, truth, rng: np.random.Generator, train: int = 10_000, evaluate: int = 5_000,
-        chunk: int = CHUNK) -> dict:
-    """Kumar et al. (2018), discrete factors: per factor, the gap between the two best dimensions'
-    balanced test accuracies of a depth-1 decision tree on that dimension alone."""
-    from sklearn.metrics import balanced_accuracy_score
-    from sklearn.tree import DecisionTreeClassifier
+def sap_score_matrix(z_train: np.ndarray, f_train: np.ndarray, z_eval: np.ndarray, f_eval: np.ndarray,
+                     continuous: bool = False) -> np.ndarray:
+    """S (d, K) of SAP: the test accuracy of a linear SVM predicting factor k from dimension j alone
+    (discrete), or the squared correlation of z_j and v_k on the training points (continuous).
 
+    The SVM is scikit-learn's ``LinearSVC(C=0.01, class_weight="balanced")`` as in
+    disentanglement_lib; its other settings are scikit-learn's defaults (``dual="auto"`` solves the
+    same strictly convex problem in the primal for n >> 1 feature)."""
+    from sklearn.svm import LinearSVC
+
+    d, k_factors = z_train.shape[1], f_train.shape[1]
+    score = np.zeros((d, k_factors))
+    for j in range(d):
+        for k in range(k_factors):
+            if continuous:
+                cov = np.cov(z_train[:, j], f_train[:, k], ddof=1)
+                score[j, k] = cov[0, 1] ** 2 / (cov[0, 0] * cov[1, 1]) if cov[0, 0] > 1e-12 else 0.0
+            else:
+                clf = LinearSVC(C=0.01, class_weight="balanced").fit(z_train[:, [j]], f_train[:, k])
+                score[j, k] = np.mean(clf.predict(z_eval[:, [j]]) == f_eval[:, k])
+    return score
+
+
+def sap_from_matrix(score: np.ndarray) -> np.ndarray:
+    """Per factor, the best entry of its column less the second best (0 for a one-dimensional code)."""
+    top = np.sort(score, axis=0)[::-1]
+    return top[0] - (top[1] if len(top) > 1 else 0.0)
+
+
+def sap(represent: Represent, truth, rng: np.random.Generator, train: int = 10_000, evaluate: int = 5_000,
+        chunk: int = CHUNK, continuous: bool = False) -> dict:
+    """Kumar et al. (2018), Section 3, as disentanglement_lib computes it: the mean over factors of
+    the gap between the two most predictive code dimensions (``sap_score_matrix``)."""
     f_train, f_eval = truth.sample_factors(train, rng), truth.sample_factors(evaluate, rng)
     z_train = represent_factors(represent, truth, f_train, rng, chunk)
     z_eval = represent_factors(represent, truth, f_eval, rng, chunk)
-    gaps = []
-    for k in range(f_train.shape[1]):
-        acc = [balanced_accuracy_score(f_eval[:, k], DecisionTreeClassifier(max_depth=1).fit(
-            z_train[:, [j]], f_train[:, k]).predict(z_eval[:, [j]])) for j in range(z_train.shape[1])]
-        top = np.sort(acc)[::-1]
-        gaps.append(top[0] - (top[1] if len(top) > 1 else 0.0))
-    return {"sap": float(np.mean(gaps))}
+    gaps = sap_from_matrix(sap_score_matrix(z_train, f_train, z_eval, f_eval, continuous))
+    return {"sap": float(np.mean(gaps)), **{f"sap_{name}": float(g) for name, g in zip(truth.factor_names, gaps)}}
 
 
 # -- the harness's metrics (MetricSpec.compute) -------------------------------------------------
@@ -208,4 +234,5 @@ def mig_metric(ctx) -> dict:
 
 def sap_metric(ctx) -> dict:
     represent, truth, rng, o = representation(ctx)
-    return sap(represent, truth, rng, int(o["sap_train"]), int(o["sap_eval"]), o["chunk"])
+    continuous = str(o["sap_continuous"]).strip().lower() in ("1", "true", "yes")
+    return sap(represent, truth, rng, int(o["sap_train"]), int(o["sap_eval"]), o["chunk"], continuous)
