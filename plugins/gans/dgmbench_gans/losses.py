@@ -63,9 +63,11 @@ def gradient_penalty(critic, points: torch.Tensor, target: float = 1.0) -> torch
     DRAGAN (Kodali et al. 2017): x_hat = alpha x + (1 - alpha) x_p around the data,
     x_p = x + 0.5 std(x) u, u ~ U[0, 1]. ``critic`` maps (B, ...) to (B, 1)."""
     points = points.detach().requires_grad_(True)
+    # the norm in the input's precision, at least float32 (half-precision squares overflow)
+    dtype = torch.promote_types(points.dtype, torch.float32)
     out = critic(points)
-    (grad,) = torch.autograd.grad(out.float().sum(), points, create_graph=True)
-    return ((grad.flatten(1).float().norm(dim=1) - target) ** 2).mean()
+    (grad,) = torch.autograd.grad(out.to(dtype).sum(), points, create_graph=True)
+    return ((grad.flatten(1).to(dtype).norm(dim=1) - target) ** 2).mean()
 
 
 def interpolate(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

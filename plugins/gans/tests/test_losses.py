@@ -48,6 +48,31 @@ def test_gradient_penalty_of_a_linear_critic_is_closed_form(registry):
         assert float(gp.detach()) == pytest.approx(160.0, rel=1e-6), name
 
 
+def test_gradient_penalty_in_float64_is_closed_form():
+    """f(x) = 1/2 sum_i c_i x_i^2 has grad f = c * x: the penalty is E (||c * x|| - 1)^2, computed in
+    the input's float64 (a float32 norm would be off by about 1e-7)."""
+    class Quadratic(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c = torch.nn.Parameter(torch.tensor([0.3, 1.7, -2.9], dtype=torch.float64))
+
+        def forward(self, x):
+            return (0.5 * self.c * x ** 2).sum(1, keepdim=True)
+
+    g = torch.Generator().manual_seed(0)
+    points = torch.randn(64, 3, dtype=torch.float64, generator=g) * 0.37
+    critic = Quadratic()
+    gp = losses.gradient_penalty(critic, points)
+    c, x = critic.c.detach().numpy(), points.numpy()
+    expected = ((((c * x) ** 2).sum(1) ** 0.5 - 1) ** 2).mean()
+    assert gp.dtype == torch.float64
+    assert float(gp) == pytest.approx(expected, rel=1e-12, abs=0)
+    # d/dc_i of E (||c x|| - 1)^2 = E 2 (||c x|| - 1) c_i x_i^2 / ||c x||  (the double-backward path)
+    (dc,) = torch.autograd.grad(gp, critic.c)
+    n = ((c * x) ** 2).sum(1, keepdims=True) ** 0.5
+    torch.testing.assert_close(dc, torch.from_numpy((2 * (n - 1) * c * x ** 2 / n).mean(0)), rtol=1e-12, atol=0)
+
+
 def test_pulling_away_term():
     assert float(losses.pulling_away(torch.eye(4))) == pytest.approx(0.0, abs=1e-7)     # orthogonal
     assert float(losses.pulling_away(torch.ones(4, 3))) == pytest.approx(1.0, rel=1e-6)  # all parallel
