@@ -8,6 +8,7 @@ import pytest
 import torch
 from dgmbench_reversible import claims, irevnet
 from dgmbench_reversible.irevnet import SpaceToDepth
+from dgmbench_reversible.plugin import IREVNET_CPU
 from rev_helpers import randomize
 
 from dgmbench.augment import random_crop_flip
@@ -33,14 +34,49 @@ def test_space_to_depth_is_a_permutation():
 
 @pytest.mark.parametrize("train", [False, True])
 def test_irevnet_inverts_its_features(train):
+    """The bijective CPU configuration, shortened: as many numbers out as in, inverted exactly."""
     torch.manual_seed(0)
-    net = randomize(irevnet.build(CIFAR, {"blocks": [2, 2, 2]}), std=0.02).train(train)
-    x = torch.rand(4, 3, 32, 32)
+    net = randomize(irevnet.build(CIFAR, {**IREVNET_CPU, "blocks": [2, 2, 2]}), std=0.02).double().train(train)
+    x = torch.rand(4, 3, 32, 32, dtype=torch.float64)
     with torch.no_grad():
         z = net.features(x)
         assert z.shape == (4, 3 * 32 * 32 // 4, 2, 2)  # bijective: as many numbers as the input
-        assert (net.invert(z) - x).abs().max() < 1e-5
+        assert (net.invert(z) - x).abs().max() < 1e-12
     assert net.capabilities() >= {"classify", "invert"}
+
+
+def test_the_default_cifar_network_is_the_authors():
+    """jhjacobsen/pytorch-i-revnet (61b4b49): --nBlocks 18 18 18 --nStrides 1 2 2 --nChannels 16 64 256,
+    init_ds 0, mult 4, dropout 0.1; its iRevNet(...) has 6,274,826 parameters and (512, 8, 8) features."""
+    torch.manual_seed(0)
+    net = irevnet.build(CIFAR, {})
+    assert len(net.blocks) == 54 and net.init_ds == 0
+    assert sum(p.numel() for p in net.parameters()) == 6_274_826
+    assert net.blocks[0].pad == 29 and all(b.pad == 0 for b in net.blocks[1:])  # 3 channels padded to 32
+    assert isinstance(net.blocks[0].f[0], torch.nn.Conv2d)  # the first block has no leading BN-ReLU
+    assert sum(isinstance(m, torch.nn.Dropout) and m.p == 0.1 for m in net.modules()) == 54
+    assert net.head.bn.momentum == 0.9
+    net = randomize(net, std=0.02).double().eval()
+    x = torch.rand(2, 3, 32, 32, dtype=torch.float64)
+    with torch.no_grad():
+        z = net.features(x)
+        assert z.shape == (2, 512, 8, 8)
+        assert (net.invert(z) - x).abs().max() < 1e-10
+        assert net.classify(x).shape == (2, 10)
+
+
+def test_the_injective_network_inverts_in_training_mode_without_dropout():
+    torch.manual_seed(0)
+    net = randomize(irevnet.build(CIFAR, {"blocks": [2, 1, 1], "dropout": 0.0}), std=0.02).double().train()
+    x = torch.rand(3, 3, 32, 32, dtype=torch.float64)
+    with torch.no_grad():
+        z = net.features(x)
+        assert z.shape == (3, 512, 8, 8) and (net.invert(z) - x).abs().max() < 1e-9  # batch statistics: ~1e-11
+
+
+def test_channels_that_psi_cannot_give_are_refused():
+    with pytest.raises(ValueError, match="stride-2"):
+        irevnet.build(CIFAR, {"channels": [16, 32, 256], "blocks": [1, 1, 1]})
 
 
 def test_crop_flip_is_a_seeded_window_of_the_padded_image():
