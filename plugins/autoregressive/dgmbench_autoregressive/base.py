@@ -24,6 +24,7 @@ from torch.nn.utils import parametrize
 
 from dgmbench.model import Model
 
+from . import logistic
 from .layers import full_precision
 
 
@@ -127,4 +128,41 @@ class SoftmaxModel(AutoregressiveImageModel):
             logits = full_precision(self.conditionals(x, **context)[:, c, i, j])
             k = torch.distributions.Categorical(logits=logits).sample()
             x[:, c, i, j] = k.to(x.dtype) / (self.levels - 1)
+        return x[:, :, i, j]
+
+
+class MixtureModel(AutoregressiveImageModel):
+    """A discretized logistic mixture per whole pixel with linear RGB dependence (PixelCNN++'s
+    likelihood, ``logistic.py``; PixelSNAIL uses the same): subclasses define
+    :meth:`network_output`, (B, num_params, H, W) for x in [0, 1], whose output at (i, j) sees
+    pixels before (i, j) only. One network pass per pixel when sampling; R, G, B follow in closed form."""
+
+    def __init__(self, shape, levels: int, config=None, mixtures: int = 10):
+        super().__init__(shape, levels, config)
+        self.mixtures = int(mixtures)
+
+    def network_output(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def params(self, x: torch.Tensor) -> logistic.MixtureParams:
+        return logistic.MixtureParams.from_output(full_precision(self.network_output(x)), self.shape[0],
+                                                  self.mixtures)
+
+    def to_signed(self, x: torch.Tensor) -> torch.Tensor:
+        """Levels on the [-1, 1] scale: 2k/(L-1) - 1."""
+        return 2 * self.to_levels(x).to(x.dtype) / (self.levels - 1) - 1
+
+    def log_prob(self, x):
+        return logistic.log_prob_pixels(self.to_signed(x), self.params(x), self.levels).flatten(1).sum(1)
+
+    def conditionals(self, x, **context):
+        """Sub-pixel (i, j, c)'s conditional as [log w_ck, mu~_ck, log s_ck] over k, (B, C, H, W, 3K)
+        (x is not rounded to the levels here, so that gradients with respect to x exist)."""
+        p, xs = self.params(x), 2 * x - 1
+        return torch.cat([logistic.conditional_log_weights(xs, p, self.levels),
+                          logistic.conditioned_means(xs, p), p.log_scales], dim=-1)
+
+    def sample_pixel(self, x, i, j, **context):
+        v = logistic.sample_pixel(self.params(x).at(i, j), self.levels)
+        x[:, :, i, j] = torch.round((v + 1) / 2 * (self.levels - 1)) / (self.levels - 1)
         return x[:, :, i, j]

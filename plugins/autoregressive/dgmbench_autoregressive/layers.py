@@ -238,12 +238,15 @@ class GatedResnet(nn.Module):
         out = x + p * sigmoid(q)
 
     ``conv`` is a down-shifted (vertical stream) or down-right-shifted (horizontal stream) 2-D
-    convolution; ``skip`` is how many nf-channel shortcut tensors are concatenated into ``a``."""
+    convolution, or :class:`Nin` (PixelSNAIL's 1x1 blocks); ``skip`` is how many nf-channel shortcut
+    tensors are concatenated into ``a`` (``skip_channels``: the channels of ``a`` when it is not a
+    multiple of nf)."""
 
-    def __init__(self, channels: int, conv: type, skip: int = 0, dropout: float = 0.0):
+    def __init__(self, channels: int, conv: type, skip: int = 0, dropout: float = 0.0, skip_channels: int | None = None):
         super().__init__()
         self.conv_in = conv(2 * channels, channels)
-        self.nin_skip = _wn(nn.Conv2d(2 * skip * channels, channels, 1)) if skip else None
+        skip_channels = skip * channels if skip_channels is None else skip_channels
+        self.nin_skip = _wn(nn.Conv2d(2 * skip_channels, channels, 1)) if skip_channels else None
         self.dropout = nn.Dropout(dropout)
         self.conv_out = conv(2 * channels, 2 * channels)
 
@@ -253,3 +256,125 @@ class GatedResnet(nn.Module):
             c = c + self.nin_skip(concat_elu(a))
         p, q = self.conv_out(self.dropout(concat_elu(c))).chunk(2, dim=1)
         return x + p * torch.sigmoid(q)
+
+
+class Nin(nn.Module):
+    """A weight-normalized 1x1 convolution ("network in network", the released PixelCNN++ and
+    PixelSNAIL code's ``nin``): position-wise, so it keeps every causal order."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.conv = _wn(nn.Conv2d(in_channels, out_channels, 1))
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+# -- PixelRNN -----------------------------------------------------------------------------------
+
+def lstm_groups(hidden: int, data_channels: int) -> torch.Tensor:
+    """Colour groups of the 4h gate pre-activations [o, f, i, g], each h channels in C groups."""
+    return channel_groups(hidden, data_channels).repeat(4)
+
+
+def lstm_update(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """[o, f, i, g] = [sigma, sigma, sigma, tanh](gates); c' = f c + i g; h' = o tanh(c')
+    (van den Oord et al. 2016a, Eq. 3). Element-wise, so every state channel keeps its colour group."""
+    o, f, i, g = gates.chunk(4, dim=1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+class RowLSTM(nn.Module):
+    """Row LSTM layer (van den Oord et al. 2016a, Sec. 3.1): rows top to bottom, a whole row at a time.
+
+    Input-to-state: a k x 1 convolution along the row with mask B (taps j-1 and j, the centre only
+    from colour groups <= g), computed for the whole map at once. State-to-state: an unmasked k x 1
+    convolution of the previous row's hidden state (row i-1 is entirely in the past). The receptive
+    field is a triangle above the pixel (it misses the far left of the current row)."""
+
+    def __init__(self, in_channels: int, hidden: int, data_channels: int, kernel: int = 3):
+        super().__init__()
+        C = data_channels
+        self.input_to_state = MaskedConv2d(in_channels, 4 * hidden, (1, kernel), "B", C, center=(0, kernel // 2),
+                                           out_groups=lstm_groups(hidden, C))
+        self.state_to_state = nn.Conv1d(hidden, 4 * hidden, kernel, padding=kernel // 2)
+        self.hidden = hidden
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, _, H, W = x.shape
+        pre = self.input_to_state(x)
+        h = c = pre.new_zeros(B, self.hidden, W)
+        rows = []
+        for i in range(H):
+            h, c = lstm_update(pre[:, :, i] + self.state_to_state(h), c)
+            rows.append(h)
+        return torch.stack(rows, dim=2)
+
+
+def skew(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, H, W + H - 1): row i shifted right by i (Sec. 3.2, Fig. 3), so each
+    diagonal of the image becomes a column."""
+    B, C, H, W = x.shape
+    out = x.new_zeros(B, C, H, W + H - 1)
+    for i in range(H):
+        out[:, :, i, i:i + W] = x[:, :, i]
+    return out
+
+
+def unskew(x: torch.Tensor, width: int) -> torch.Tensor:
+    """The inverse of :func:`skew`."""
+    return torch.stack([x[:, :, i, i:i + width] for i in range(x.shape[2])], dim=2)
+
+
+class DiagonalLSTM(nn.Module):
+    """One direction of the Diagonal BiLSTM (van den Oord et al. 2016a, Sec. 3.2): the map is skewed,
+    then processed column by column; the state at (i, j) comes from the states at (i-1, j) and
+    (i, j-1) (a 2 x 1 convolution over the previous skewed column) and the input at (i, j)
+    (a 1 x 1 convolution with mask B). Output unskewed to (B, h, H, W)."""
+
+    def __init__(self, in_channels: int, hidden: int, data_channels: int):
+        super().__init__()
+        C = data_channels
+        self.input_to_state = MaskedConv2d(in_channels, 4 * hidden, (1, 1), "B", C, center=(0, 0),
+                                           out_groups=lstm_groups(hidden, C))
+        self.state_to_state = nn.Conv1d(hidden, 4 * hidden, 2)
+        self.hidden = hidden
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, _, H, W = x.shape
+        pre = skew(self.input_to_state(x))
+        h = c = pre.new_zeros(B, self.hidden, H)
+        cols = []
+        for k in range(pre.shape[3]):
+            h, c = lstm_update(pre[..., k] + self.state_to_state(F.pad(h, (1, 0))), c)  # rows i-1 and i
+            cols.append(h)
+        return unskew(torch.stack(cols, dim=3), W)
+
+
+class DiagonalBiLSTM(nn.Module):
+    """Two diagonal LSTMs, left-to-right and right-to-left (run on the mirrored map). The
+    right-to-left output is shifted down one row before the two are added, so that the state at
+    (i, j) never sees pixels to the right of j in row i (Sec. 3.2)."""
+
+    def __init__(self, in_channels: int, hidden: int, data_channels: int):
+        super().__init__()
+        self.forward_lstm = DiagonalLSTM(in_channels, hidden, data_channels)
+        self.backward_lstm = DiagonalLSTM(in_channels, hidden, data_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        backward = self.backward_lstm(x.flip(3)).flip(3)
+        return self.forward_lstm(x) + down_shift(backward)
+
+
+class ResidualLSTM(nn.Module):
+    """A PixelRNN layer with its residual connection (Sec. 3.3, Fig. 5): the 2h-feature input goes
+    through the LSTM layer (h states), a 1 x 1 mask-B convolution brings it back to 2h, added to the input."""
+
+    def __init__(self, layer: nn.Module, hidden: int, data_channels: int):
+        super().__init__()
+        self.layer = layer
+        self.up = MaskedConv2d(hidden, 2 * hidden, (1, 1), "B", data_channels, center=(0, 0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.up(self.layer(x))

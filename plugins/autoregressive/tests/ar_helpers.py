@@ -9,7 +9,11 @@ TINY = {
     "pixelcnn": dict(size="tiny", hidden=12, blocks=2, first_kernel=3, out_hidden=24),
     "gated-pixelcnn": dict(size="tiny", hidden=6, layers=3, first_kernel=3, out_hidden=12),
     "pixelcnnpp": dict(size="tiny", filters=6, resnets=1, mixtures=2),
+    "row-lstm": dict(size="tiny", layers=2, hidden=12, first_kernel=3, out_hidden=24),
+    "diagonal-bilstm": dict(size="tiny", layers=2, hidden=12, first_kernel=3, out_hidden=24),
+    "pixelsnail": dict(size="tiny", filters=8, resnets=1, blocks=2, key=4, mixtures=2),
 }
+MIXTURE_MODELS = ("pixelcnnpp", "pixelsnail")  # discretized logistic mixtures; the rest are softmaxes
 MODELS = tuple(TINY)
 
 
@@ -21,10 +25,14 @@ def build(name: str, shape, levels: int = 17, num_classes=None, **config):
     from dgmbench_autoregressive.models.gated_pixelcnn import GatedPixelCNN
     from dgmbench_autoregressive.models.pixelcnn import PixelCNN
     from dgmbench_autoregressive.models.pixelcnnpp import PixelCNNpp
+    from dgmbench_autoregressive.models.pixelrnn import PixelRNN
+    from dgmbench_autoregressive.models.pixelsnail import PixelSNAIL
 
-    cls = {"pixelcnn": PixelCNN, "gated-pixelcnn": GatedPixelCNN, "pixelcnnpp": PixelCNNpp}[name]
+    build = {"pixelcnn": PixelCNN.build, "gated-pixelcnn": GatedPixelCNN.build, "pixelcnnpp": PixelCNNpp.build,
+             "row-lstm": PixelRNN.build_row_lstm, "diagonal-bilstm": PixelRNN.build_diagonal_bilstm,
+             "pixelsnail": PixelSNAIL.build}[name]
     torch.manual_seed(0)
-    model = cls.build(dataset(shape, levels, num_classes), {**TINY[name], **config})
+    model = build(dataset(shape, levels, num_classes), {**TINY[name], **config})
     return model.double().eval()
 
 

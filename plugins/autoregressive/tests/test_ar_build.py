@@ -13,14 +13,14 @@ def test_registered_with_the_names_the_cifar_protocol_uses():
     from dgmbench.plugins import load_registry
 
     reg = load_registry()
-    for name in ("pixelcnn", "gated-pixelcnn", "pixelcnnpp"):
+    for name in ("pixelcnn", "gated-pixelcnn", "pixelcnnpp", "row-lstm", "diagonal-bilstm", "pixelsnail"):
         spec = reg.model_for(name)
         assert sorted(spec.capabilities) == ["log_prob", "sample"]
+        assert spec.plugin == "autoregressive"
 
 
-def test_entry_point_modules_do_not_import_torch():
-    code = ("import sys, dgmbench_autoregressive.pixelcnn, dgmbench_autoregressive.gated_pixelcnn, "
-            "dgmbench_autoregressive.pixelcnnpp; print('torch' in sys.modules)")
+def test_the_plugin_module_does_not_import_torch():
+    code = "import sys, dgmbench_autoregressive.plugin; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

@@ -8,7 +8,8 @@ from dgmbench.specs import RunRecord
 
 
 @pytest.mark.parametrize("model,config", [("pixelcnn", {}), ("gated-pixelcnn", {"conditional": True}),
-                                          ("pixelcnnpp", {})])
+                                          ("pixelcnnpp", {}), ("row-lstm", {}), ("diagonal-bilstm", {}),
+                                          ("pixelsnail", {})])
 def test_smoke_run_on_digits_stores_a_finite_bpd(tmp_path, model, config):
     out = execute(RunRecord(model=model, dataset="digits", budget="smoke", config=config, device="cpu"),
                   results=tmp_path / "r.sqlite", progress=False)

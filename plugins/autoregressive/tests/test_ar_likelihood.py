@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from ar_helpers import MODELS, build
+from ar_helpers import MIXTURE_MODELS, MODELS, build
 from dgmbench_autoregressive import logistic
 
 f64 = torch.float64
@@ -125,7 +125,7 @@ def test_log_prob_is_the_sum_of_subpixel_conditionals(name):
     x = k.double() / (levels - 1)
     with torch.no_grad():
         cond = model.conditionals(x)
-        if name == "pixelcnnpp":
+        if name in MIXTURE_MODELS:
             K = model.mixtures
             log_w, means, log_s = cond[..., :K], cond[..., K:2 * K], cond[..., 2 * K:]
             per = torch.logsumexp(log_w + logistic.log_bin_prob((2 * x - 1)[..., None], means, log_s, levels), -1)

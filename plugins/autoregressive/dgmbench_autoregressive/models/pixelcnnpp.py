@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import logistic
-from ..base import AutoregressiveImageModel, check_dataset, preset_config
+from ..base import MixtureModel, check_dataset, preset_config
 from ..layers import (
     DownRightShiftedConv2d,
     DownRightShiftedDeconv2d,
@@ -29,7 +29,6 @@ from ..layers import (
     GatedResnet,
     _wn,
     down_shift,
-    full_precision,
     right_shift,
 )
 
@@ -50,13 +49,13 @@ def num_scales(H: int, W: int, cap: int) -> int:
     return s
 
 
-class PixelCNNpp(AutoregressiveImageModel):
+class PixelCNNpp(MixtureModel):
     def __init__(self, shape, levels, config=None):
-        super().__init__(shape, levels, {**DEFAULTS, **(config or {})})
+        config = {**DEFAULTS, **(config or {})}
+        super().__init__(shape, levels, config, int(config["mixtures"]))
         cfg = self.config
         C, H, W = self.shape
         nf, R, d = int(cfg["filters"]), int(cfg["resnets"]), float(cfg["dropout"])
-        self.mixtures = int(cfg["mixtures"])
         self.scales = S = num_scales(H, W, int(cfg["scales"]))
         self.row_multiple = 2 ** (S - 1)
         self.u_init = DownShiftedConv2d(C + 1, nf, (2, 3))
@@ -101,24 +100,4 @@ class PixelCNNpp(AutoregressiveImageModel):
         assert not us and not uls
         return self.out(F.elu(ul))
 
-    def params(self, x: torch.Tensor) -> logistic.MixtureParams:
-        return logistic.MixtureParams.from_output(full_precision(self.network(x)), self.shape[0], self.mixtures)
-
-    def to_signed(self, x: torch.Tensor) -> torch.Tensor:
-        """Levels on the [-1, 1] scale: 2k/(L-1) - 1."""
-        return 2 * self.to_levels(x).to(x.dtype) / (self.levels - 1) - 1
-
-    def log_prob(self, x):
-        return logistic.log_prob_pixels(self.to_signed(x), self.params(x), self.levels).flatten(1).sum(1)
-
-    def conditionals(self, x, **context):
-        """Sub-pixel (i, j, c)'s conditional as [log w_ck, mu~_ck, log s_ck] over k, (B, C, H, W, 3K)
-        (x is not rounded to the levels here, so that gradients with respect to x exist)."""
-        p, xs = self.params(x), 2 * x - 1
-        return torch.cat([logistic.conditional_log_weights(xs, p, self.levels),
-                          logistic.conditioned_means(xs, p), p.log_scales], dim=-1)
-
-    def sample_pixel(self, x, i, j, **context):
-        v = logistic.sample_pixel(self.params(x).at(i, j), self.levels)
-        x[:, :, i, j] = torch.round((v + 1) / 2 * (self.levels - 1)) / (self.levels - 1)
-        return x[:, :, i, j]
+    network_output = network
