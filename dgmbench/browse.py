@@ -43,7 +43,15 @@ def _when(t) -> str:
     return pd.Timestamp(t, unit="s").strftime("%Y-%m-%d %H:%M")
 
 
-def _value(v) -> str:
+def _value(v, name: str = "") -> str:
+    """A value for the terminal: a flag as yes / no, a count as an integer (never 4.642e+05), a
+    measurement to 4 significant digits."""
+    from .leaderboard import COUNTS, FLAGS, format_value
+
+    if name in FLAGS or name in COUNTS:
+        return format_value(name, v)
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
@@ -60,7 +68,7 @@ def runs_table(store: Store, protocol: str | None = None, status: str | None = N
         return "no runs" + (" match" if protocol or status else " stored yet")
     metrics = store.metrics()
     metrics = metrics[metrics.run_id.isin(runs.run_id) & metrics.name.isin(HEADLINE)]
-    values = {run_id: "  ".join(f"{n}={_value(v)}" for n, v in zip(g.name, g.value))
+    values = {run_id: "  ".join(f"{n}={_value(v, n)}" for n, v in zip(g.name, g.value))
               for run_id, g in metrics.drop_duplicates(["run_id", "name"], keep="last").groupby("run_id")}
     rows = [[r.run_id, _when(r.created), r.status, r.protocol if r.protocol != "default" else "-",
              r.cell or "", r.model, r.dataset, r.budget, r.seed,
@@ -118,7 +126,7 @@ def show_run(store: Store, name: str) -> str:
                if config else "config: the model's defaults")
     metrics = store.metrics()
     metrics = metrics[metrics.run_id == run.run_id]
-    out.append(_table([(m.metric, m.name, _value(m.value), m.feature_net if isinstance(m.feature_net, str) else "")
+    out.append(_table([(m.metric, m.name, _value(m.value, m.name), m.feature_net if isinstance(m.feature_net, str) else "")
                        for m in metrics.itertuples()],
                       ["metric", "value", "", "feature net"]) if len(metrics) else "no metric values stored")
     folder = Path(run.out_dir) if isinstance(run.out_dir, str) and run.out_dir else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -22,6 +23,11 @@ SAMPLE_VALUES = ("fid", "is", "kid", "precision", "recall")
 FORMATS = ("md", "csv", "json", "latex")
 #: the mark of a value measured on truncated runs (explained in the caption)
 TRUNCATED = "†"
+#: 0/1 values that say what a number is (a bound or not): shown as yes / no, never averaged
+FLAGS = ("nll_is_bound",)
+#: values that count things: an integer when every seed counted alike (never "464154.000")
+COUNTS = ("parameters", "modes", "mode_samples", "active_units", "active_units_layer1", "active_units_layer2",
+          "active_dims")
 
 
 def reference_table(protocol: ProtocolSpec) -> pd.DataFrame:
@@ -142,9 +148,10 @@ def _display(df: pd.DataFrame) -> pd.DataFrame:
     for col in [c for c in out.columns if c.endswith(" (ours)")]:
         mean, std, n = df[col], df[f"{col} std"], df[f"{col} seeds"]
         cut = df[f"{col} truncated"] if f"{col} truncated" in df else [None] * len(df)
+        name = col[:-len(" (ours)")]
         out[col] = [
             "" if m is None or pd.isna(m) else
-            f"{m:.3f}" + (f" ± {s:.3f} (n={int(k)})" if k is not None and not pd.isna(k) and k > 1 else "")
+            (_flag(m) if name in FLAGS else _value(m, s, k, count=name in COUNTS))
             + (f" {TRUNCATED}" if t is not None and not pd.isna(t) and t > 0 else "")
             for m, s, k, t in zip(mean, std, n, cut)]
     for col, decimals in df.attrs.get("paper_decimals", {}).items():  # the reference's own precision
@@ -154,15 +161,49 @@ def _display(df: pd.DataFrame) -> pd.DataFrame:
     return out.fillna("").drop(columns=["cell"])
 
 
+def _value(mean: float, std, n, count: bool = False) -> str:
+    """'mean ± std (n=k)' over seeds; a count (:data:`COUNTS`) that every seed counted alike as an
+    integer."""
+    seeds = int(n) if n is not None and not pd.isna(n) else 1
+    same = seeds <= 1 or std is None or pd.isna(std) or std == 0
+    if count and same and float(mean).is_integer():
+        return f"{int(mean)}" + (f" (n={seeds})" if seeds > 1 else "")
+    return f"{mean:.3f}" + (f" ± {std:.3f} (n={seeds})" if seeds > 1 else "")
+
+
+def format_value(name: str, value, digits: int = 3) -> str:
+    """One stored value for a terminal or a page: a flag as yes / no, a count as an integer, any
+    other number with ``digits`` decimals ('' when missing)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if not isinstance(value, (int, float)):
+        return str(value)
+    if name in FLAGS:
+        return _flag(value)
+    if name in COUNTS and float(value).is_integer():
+        return str(int(value))
+    return f"{value:.{digits}f}"
+
+
+def _flag(mean: float) -> str:
+    """A 0/1 flag over seeds: yes, no, or the share of seeds where it is set."""
+    return "yes" if mean == 1 else "no" if mean == 0 else f"mixed ({mean:.0%} of seeds)"
+
+
 def _align(shown: pd.DataFrame) -> list[str]:
     """Values right-aligned, labels left (numbers are pre-formatted text, so tabulate cannot tell)."""
     return ["right" if c.endswith(("(paper)", "(ours)")) else "left" for c in shown.columns]
 
 
 def _md_text(value) -> str:
-    """Markdown cell or caption text that renders as text: ``<`` and ``>`` as entities (no tag can
-    open; a plain ``&`` stays readable), a ``|`` kept out of the table's columns, one line."""
-    return str(value).replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|").replace("\n", " ")
+    """Markdown cell or caption text that renders as text and reads as text in a terminal: a ``<``
+    that could open a tag (``<b``, ``</``, ``<!``, ``<?``) as ``&lt;``, every other ``<`` and ``>``
+    as typed (``k > 1``: no HTML entity where none is needed), a ``|`` kept out of the table's
+    columns, one line."""
+    return _TAG_OPEN.sub("&lt;", str(value)).replace("|", "\\|").replace("\n", " ")
+
+
+_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
 
 
 def _latex_text(value) -> str:

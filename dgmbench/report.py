@@ -36,6 +36,7 @@ def _env():
     env = Environment(loader=PackageLoader("dgmbench", "templates"), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = _num
+    env.filters["value"] = leaderboard.format_value
     return env
 
 

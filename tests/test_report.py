@@ -214,3 +214,34 @@ def test_a_browser_follows_a_link_to_a_run_page_with_its_table_and_image(tmp_pat
         assert found == [20, 12]
     finally:
         browser.close()
+
+
+def test_pages_fit_a_1280_pixel_window_with_long_budget_names_and_wide_tables(tmp_path):
+    """No sideways scrolling: a refined budget name of 200 characters wraps in the index, and a
+    leaderboard of many value columns fits 1280 px."""
+    binary = chromium()
+    if binary is None:
+        pytest.skip("no chromium on this machine (.ci/run installs Debian's `chromium` where apt-get works)")
+    budget = "quick[" + ",".join(f"metric_option_number_{i}=1000" for i in range(8)) + "]"
+    values = [f"a_rather_long_value_name_{i}" for i in range(12)]
+    spec = ProtocolSpec(name="wide", version="1", metrics=["nll"], values=values, description="a wide table",
+                        cells=[Cell(f"cell-{i}", "uniform", "digits", labels={"model": f"model {i}"}) for i in range(3)])
+    store = Store(tmp_path / "results.sqlite")
+    for i in range(3):
+        add_run(store, None, protocol="wide", protocol_version="1", cell=f"cell-{i}", budget=budget,
+                metrics={v: 123456.789 + i for v in values})
+    index = build_site([tmp_path / "results.sqlite"], tmp_path / "site", {"wide": spec})
+    browser = DevTools(binary, tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp_path))
+    try:
+        for page in (index, index.parent / "wide.html"):
+            target = browser.send("Target.createTarget", url="about:blank")["targetId"]
+            session = browser.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+            browser.send("Emulation.setDeviceMetricsOverride", session, width=1280, height=800, deviceScaleFactor=1,
+                         mobile=False)  # the window size first, then the page is laid out in it
+            browser.send("Page.navigate", session, url=page.as_uri())
+            browser.wait_for(session, "location.protocol === 'file:' && document.readyState === 'complete'"
+                                      " && !!document.querySelector('table') && window.innerWidth === 1280")
+            widths = browser.evaluate(session, "[document.documentElement.scrollWidth, window.innerWidth]")
+            assert widths[0] <= widths[1], (page.name, widths)
+    finally:
+        browser.close()
