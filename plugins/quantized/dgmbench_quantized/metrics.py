@@ -40,3 +40,10 @@ def codebook_usage(ctx) -> dict:
         out[f"codebook_perplexity_{level}"] = float(perplexity(codes, len(n)))
         out[f"codes_used_{level}"] = float((n > 0).float().mean())
     return out
+
+
+def training_stages(ctx) -> dict:
+    """The updates each training stage made: ``vqvae_steps`` (stage 1) and ``prior_steps`` (stage 2),
+    so that a table states what ran, not what the config asked for."""
+    _check(ctx.model, "prior_updates")
+    return {"vqvae_steps": float(ctx.model.vqvae_updates), "prior_steps": float(ctx.model.prior_updates)}

@@ -84,7 +84,7 @@ def test_samples_have_the_datasets_shape_and_range_and_training_runs():
 def test_defaults_are_the_authors_sizes_and_the_cpu_configuration_is_named():
     """NVlabs/stylegan training/networks_stylegan.py: G_mapping 8 x 512, mapping_lrmul 0.01, use_wscale."""
     from dgmbench_quantized.models.stylegan import DEFAULTS, EqualLinear
-    from dgmbench_quantized.stylegan import CPU_SIZES
+    from dgmbench_quantized.protocols import STYLEGAN_CPU as CPU_SIZES
 
     assert (DEFAULTS["z_dim"], DEFAULTS["w_dim"], DEFAULTS["mapping_layers"]) == (512, 512, 8)
     assert (DEFAULTS["fmap_base"], DEFAULTS["fmap_max"]) == (8192, 512)

@@ -63,6 +63,10 @@ def test_training_runs_both_stages_and_the_bound_is_finite():
     calls = int(model.vq_t.calls)
     model.train_step(x, None, opts, 5, contextlib.nullcontext)
     assert int(model.vq_t.calls) == calls, "stage 2 must not update the codebooks"
+    from types import SimpleNamespace
+
+    from dgmbench_quantized.metrics import training_stages
+    assert training_stages(SimpleNamespace(model=model)) == {"vqvae_steps": 2.0, "prior_steps": 3.0}
     model.eval()
     elbo = model.elbo(x)
     assert elbo.shape == (8,) and torch.isfinite(elbo).all()

@@ -6,7 +6,7 @@ Sizes and learning rates follow the authors' code (NVlabs/stylegan at
 1e0d5c781384ef12b50ef20a62fee5d78b38e88f, ``training/networks_stylegan.py``: ``G_mapping`` with
 latent_size = dlatent_size = mapping_fmaps = 512, mapping_layers = 8, mapping_lrmul = 0.01,
 use_wscale = True; ``G_synthesis`` with fmap_base 8192, fmap_max 512). The named CPU configuration
-:data:`dgmbench_quantized.stylegan.CPU_SIZES` (4 x 64 mapping, at most 64 channels) is what the
+:data:`dgmbench_quantized.protocols.STYLEGAN_CPU` (4 x 64 mapping, at most 64 channels) is what the
 ``fqgan`` protocol trains.
 
 Generator:
