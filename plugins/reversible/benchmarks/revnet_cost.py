@@ -1,6 +1,6 @@
 """RevNet against ResNet, side by side in one run: training step time and training memory.
 
-Targets (issue 13): a RevNet-164 step at most 2x a ResNet-164 step (the recomputation costs about
+Targets: a RevNet-164 step at most 2x a ResNet-164 step (the recomputation costs about
 one extra forward pass); RevNet-164's memory within 1.3x of RevNet-38's and at most 0.35x
 ResNet-164's (memcnn measured 1.81x and 0.40x in total GPU memory). Memory is the peak of bytes
 saved for backward (any device; dgmbench.metrics.training_cost.SavedTensorMeter) and, on CUDA,
