@@ -17,6 +17,8 @@ IREVNET_CPU = {"init_ds": 2, "blocks": [6, 6, 6], "strides": [1, 2, 2], "channel
 IREVNET_SMALL = {"init_ds": 1, "blocks": [2, 2, 2], "strides": [1, 2, 2], "channels": None, "mult": 4,
                  "dropout": 0.0}
 CLASSIFY = ["classify"]
+#: the training keys every classifier takes (dgmbench_reversible.classifier.TRAIN_DEFAULTS)
+TRAIN_CONFIG = {"weight_decay": float, "momentum": float, "lr_milestones": list, "augment": bool, "crop_padding": int}
 
 #: the RevNet authors' released CIFAR schedule (both families): 80,000 steps of batch 100, SGD
 #: momentum 0.9, lr 0.1 / 10 at 40,000 and 60,000 steps, weight decay 2e-4 (in the model config)
@@ -40,6 +42,8 @@ def dgmbench_models():
                   description="RevNet-38/110/164: reversible blocks, backward recomputes activations",
                   paper="Gomez, Ren, Urtasun & Grosse 2017, The reversible residual network"),
         ModelSpec("irevnet", "dgmbench_reversible.irevnet:build", ["classify", "invert"], budgets=MODEL_BUDGETS,
+                  config={"init_ds": int, "blocks": list, "strides": list, "channels": (list, type(None)),
+                          "mult": int, "dropout": float, **TRAIN_CONFIG},
                   description="i-RevNet (bijective): invertible space-to-depth, invert(features) = x",
                   paper="Jacobsen, Smeulders & Oyallon 2018, i-RevNet: deep invertible networks"),
     ]
