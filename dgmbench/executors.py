@@ -3,7 +3,9 @@
 ``dgmbench reproduce`` turns a protocol into a list of run records (:class:`Job`) and hands it to
 :func:`run_jobs`, the one place that turns records into stored results:
 
-* ``local`` (the default): one run after another in this process, straight into the store.
+* ``local`` (the default): one run after another in this process, straight into the store; with
+  ``--jobs N`` (or ``auto``), N runs at once on this machine's one device, each in its own worker
+  process (:mod:`dgmbench.packing`), their rows brought home as from a remote worker.
 * ``ray``: one Ray task per record (``ray.init()`` starts a local cluster, ``--address`` joins
   one), with the protocol's ``resources`` (or ``--num-cpus`` / ``--num-gpus``) per task.
 * ``slurm``: one Slurm job per record through submitit (``--slurm-partition``, ``--slurm-time``,
@@ -62,6 +64,9 @@ class Settings:
     slurm_folder: Path | None = None
     slurm_cluster: str | None = None
     progress: bool = True
+    jobs: int | str = 1                   # local: runs at once, each in a worker process ("auto": probed)
+    device: str = "auto"                  # the sweep's device, for ``jobs="auto"`` and CUDA MPS
+    probe: dict = field(default_factory=dict)  # what ``--jobs auto`` measured and chose
     #: per finished job: (job, shipment) for remote runs, for timing (benchmarks/executors.py)
     finished: list = field(default_factory=list)
 
@@ -72,12 +77,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--executor", default="local", choices=EXECUTORS,
                    help="local: one run after another here (default); ray: one Ray task per run; "
                         "slurm: one Slurm job per run through submitit")
+    g.add_argument("--jobs", default="1", metavar="N|auto",
+                   help="local: run N cells at once on this machine's device, each in its own worker process "
+                        "(auto: N from a short probe of one cell, the free device memory and the CPU cores)")
     g.add_argument("--address", help="ray: the cluster to join (default: start a local one)")
     g.add_argument("--max-parallel", type=int, help="ray/slurm: at most this many runs at once")
     g.add_argument("--num-cpus", type=float, help="ray/slurm: CPUs per run (default: the protocol's, else 1)")
     g.add_argument("--num-gpus", type=float, help="ray/slurm: GPUs per run (default: the protocol's, else 0)")
     g.add_argument("--retries", type=int, default=1,
-                   help="ray/slurm: run a run whose worker died or crashed again this many times (default 1)")
+                   help="ray/slurm/--jobs: run a run whose worker died or crashed again this many times (default 1)")
     g.add_argument("--checkpoint-dir", help="ray/slurm: shared storage for the workers' run folders and "
                                             "checkpoints (default: a folder on each worker, named in the run's row)")
     g.add_argument("--slurm-partition", help="slurm: the partition")
@@ -91,11 +99,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def settings_from(args, results: Path) -> Settings:
     if args.retries < 0 or (args.max_parallel is not None and args.max_parallel < 1):
         raise DgmbenchError("--retries must be >= 0 and --max-parallel >= 1")
+    jobs = getattr(args, "jobs", "1")
+    if jobs != "auto" and not (str(jobs).isdigit() and int(jobs) >= 1):
+        raise DgmbenchError(f"--jobs {jobs}: give a whole number >= 1 or auto")
+    if jobs != "auto" and int(jobs) > 1 and args.executor != "local":
+        raise DgmbenchError("--jobs packs runs with the local executor; with ray/slurm use --max-parallel")
     return Settings(executor=args.executor, results=results, out_root=args.out, checkpoint_root=args.checkpoint_dir,
                     retries=args.retries, max_parallel=args.max_parallel, num_cpus=args.num_cpus,
                     num_gpus=args.num_gpus, address=args.address, slurm_partition=args.slurm_partition,
                     slurm_time=args.slurm_time, slurm_folder=args.slurm_folder, slurm_cluster=args.slurm_cluster,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, jobs=jobs if jobs == "auto" else int(jobs),
+                    device=getattr(args, "device", "auto") or "auto")
 
 
 def run_jobs(jobs: list[Job], settings: Settings, reg, report) -> int:
@@ -104,8 +118,15 @@ def run_jobs(jobs: list[Job], settings: Settings, reg, report) -> int:
     if not jobs:
         return 0
     if settings.executor == "local":
-        return _run_local(jobs, settings, reg, report)
-    engine = _Ray(settings) if settings.executor == "ray" else _Submitit(settings)
+        from .packing import Processes, choose_jobs
+
+        n = choose_jobs(jobs, settings) if settings.jobs == "auto" else min(int(settings.jobs), len(jobs))
+        if n <= 1:
+            return _run_local(jobs, settings, reg, report)
+        settings.max_parallel = n
+        engine = Processes(settings, n)
+    else:
+        engine = _Ray(settings) if settings.executor == "ray" else _Submitit(settings)
     try:
         return _run_remote(engine, jobs, settings, reg, report)
     finally:
@@ -140,17 +161,31 @@ def resources(reg, record: RunRecord, s: Settings) -> dict:
 
 def _run_remote(engine, jobs, s: Settings, reg, report) -> int:
     """Keep at most ``max_parallel`` runs in the engine; settle each as it returns."""
-    from .runner import RunOutcome, default_results_path
-    from .worker import import_shipment
+    from .runner import default_results_path
 
     results = Path(s.results or default_results_path()).resolve()
     out_root = Path(s.out_root or results.parent / "runs")
     pending, running, failed = deque(jobs), {}, 0
     limit = s.max_parallel or len(jobs)
+    try:
+        failed = _settle_all(engine, pending, running, limit, s, reg, report, results, out_root)
+    except BaseException:  # Ctrl-C or SIGTERM: local workers end too (finished runs are already stored)
+        if hasattr(engine, "kill"):
+            engine.kill(list(running))
+        raise
+    return failed
+
+
+def _settle_all(engine, pending, running, limit, s: Settings, reg, report, results, out_root) -> int:
+    from .runner import RunOutcome
+    from .worker import import_shipment
+
+    failed = 0
     while pending or running:
         while pending and len(running) < limit:
             job = pending.popleft()
-            print(f"== {job.label()} -> {s.executor}" + (f" (retry {job.attempt})" if job.attempt else ""), flush=True)
+            where = s.executor if s.executor != "local" else "worker process"
+            print(f"== {job.label()} -> {where}" + (f" (retry {job.attempt})" if job.attempt else ""), flush=True)
             running[engine.submit(job, resources(reg, job.record, s))] = (job, time.perf_counter())
         for handle, shipment, lost in engine.wait(list(running)):
             job, submitted = running.pop(handle)

@@ -28,7 +28,9 @@ CHECKPOINT_NAMES = ("checkpoint.pt", "checkpoint.tmp")
 
 def default_checkpoint_root() -> Path:
     """Where a worker keeps run folders when the user names no shared storage."""
-    return Path(os.environ.get("DGMBENCH_CACHE") or Path.home() / ".cache" / "dgmbench") / "worker-runs"
+    from .paths import cache_dir
+
+    return cache_dir() / "worker-runs"
 
 
 def run_record(record_json: str, checkpoint_root: str | None = None, resume: bool = False) -> dict:
@@ -142,3 +144,79 @@ def import_shipment(results: Path, shipment: dict, out_dir: Path) -> bool:
         return True
     finally:
         con.close()
+
+
+def probe_record(record_json: str, steps: int) -> dict:
+    """Train one record for ``steps`` optimizer steps, nothing stored: its peak memory (CUDA:
+    reserved bytes; CPU: the process's peak resident set), its seconds per step (the first steps'
+    warm-up included) and the device's free memory before the model was built. For
+    ``reproduce --jobs auto`` (:mod:`dgmbench.packing`)."""
+    import resource
+
+    import torch
+
+    from .runner import build_model, load_split, plan
+    from .plugins import load_registry
+    from .specs import RunRecord
+    from .training import Hooks, TrainingRun, fit, seed_everything, select_device
+
+    record = RunRecord.from_json(record_json)
+    p = plan(load_registry(), record)
+    device = select_device(record.device)
+    seed_everything(record.seed)
+    if device.type == "cuda":
+        torch.cuda.init()
+        free = torch.cuda.mem_get_info(device)[0]
+    else:
+        free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    train = load_split(p.dataset, "train", record, p.budget.max_train_examples)
+    model = build_model(p.spec, p.dataset, p.config)
+    budget = p.budget.replace(epochs=10 ** 6, max_steps=steps)
+    state = fit(model, train, TrainingRun(p.dataset, budget, device, record.seed), Hooks(progress=False))
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        peak = torch.cuda.max_memory_reserved(device)
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    return {"device": device.type, "peak_bytes": int(peak), "free_bytes": int(free),
+            "step_s": state.seconds / max(1, state.step), "steps": state.step}
+
+
+def _main(argv=None) -> int:
+    """``python -m dgmbench.worker run RECORD.json SHIPMENT.pkl OUT_ROOT [--resume]`` (one run of a
+    packed sweep; the shipment is written whole or not at all) or ``... probe RECORD.json OUT.json
+    STEPS``."""
+    import argparse
+    import json
+    import pickle
+    import signal
+
+    from .errors import Terminated
+
+    ap = argparse.ArgumentParser(prog="python -m dgmbench.worker")
+    ap.add_argument("what", choices=["run", "probe"])
+    ap.add_argument("record", type=Path)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("arg")
+    ap.add_argument("--resume", action="store_true")
+    args = ap.parse_args(argv)
+
+    def terminate(signum, frame):
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, terminate)  # a stopped worker settles its run as interrupted
+    record_json = args.record.read_text()
+    if args.what == "probe":
+        result = json.dumps(probe_record(record_json, int(args.arg)))
+        args.out.write_text(result)
+        return 0
+    shipment = run_record(record_json, args.arg, args.resume)
+    tmp = args.out.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump(shipment, f)
+    os.replace(tmp, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

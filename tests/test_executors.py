@@ -137,3 +137,85 @@ def test_rerun_resumes_a_truncated_cell_from_its_checkpoint(scale_env, tmp_path,
     steps = [int(line.split()[1]) for line in log.read_text().splitlines() if line.split()[1] != "eval"]
     assert steps == [0, 1, 2, 3, 4]  # step 0 once (the truncated run), then 1..4 (resumed, not restarted)
     assert sorted(r[2] for r in stored(results)[0]) == ["ok", "truncated"]
+
+
+def metrics_by_cell(results):
+    runs, metrics, _ = stored(results)
+    cell = {r[0]: r[1] for r in runs}
+    out = {}
+    for run_id, name, value in metrics:
+        out.setdefault(cell[run_id], {})[name] = value
+    return out
+
+
+def test_jobs_packs_cells_in_worker_processes_with_the_same_metrics(scale_env, tmp_path, capsys):
+    """--jobs 2: four cells in worker processes, two at a time, each stored once as ok; cell c1's
+    first worker kills itself (SIGKILL) and its cell is run again; every value equals a one-at-a-time
+    sweep's, bitwise; the same command again runs nothing."""
+    marker = scale_env / "markers" / "1"
+    marker.unlink(missing_ok=True)
+    packed, serial = tmp_path / "packed.sqlite", tmp_path / "serial.sqlite"
+    assert reproduce("--jobs", "2", "--results", packed) == 0
+    out, err = capsys.readouterr()
+    assert "packing 2 runs at once" in out and marker.exists()
+    assert "c1" in err and "worker process died (killed by signal 9)" in err and "running it again" in err
+    runs = check_ok_rows(packed, ["c0", "c1", "c2", "c3"])
+    assert all(os.path.isfile(os.path.join(r[4], "worker.log")) for r in runs)
+    assert reproduce("--results", serial) == 0  # in this process, one after another (c1's marker is spent)
+    assert metrics_by_cell(packed) == metrics_by_cell(serial)
+    capsys.readouterr()
+    assert reproduce("--jobs", "2", "--results", packed) == 0
+    assert capsys.readouterr().out.count("already in the results file") == 4
+    assert len(stored(packed)[0]) == 4
+
+
+def test_jobs_cut_off_keeps_finished_cells_and_a_rerun_does_the_rest(scale_env, tmp_path):
+    """The driver of a packed sweep is stopped (SIGTERM) once its first cell is stored: the store
+    holds only whole ok rows, no worker is left running, and the same command finishes the rest."""
+    import subprocess
+    import time
+
+    results = tmp_path / "r.sqlite"
+    (scale_env / "markers" / "1").write_text("spent")  # no self-kill in this test
+    cmd = [sys.executable, "-m", "dgmbench", "reproduce", "scale-smoke", *SMOKE, "--jobs", "2",
+           "--results", str(results)]
+    driver = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and driver.poll() is None:
+        if results.exists() and stored(results)[0]:
+            break
+        time.sleep(0.1)
+    driver.terminate()
+    output = driver.communicate(timeout=60)[0]
+    runs, _, _ = stored(results)
+    assert 1 <= len(runs) <= 4 and all(r[2] == "ok" for r in runs), (runs, output)
+    finished = {r[1] for r in runs}
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stdout.count("already in the results file") == len(finished)
+    check_ok_rows(results, ["c0", "c1", "c2", "c3"])
+
+
+def test_jobs_auto_sizes_from_the_probe():
+    from dgmbench.packing import jobs_for
+
+    gib = 2 ** 30
+    small = {"device": "cuda", "peak_bytes": gib // 2, "free_bytes": 130 * gib, "step_s": 0.004}
+    assert jobs_for(small, runs=48, n_cores=16)[0] == 15  # launch-bound: as many as the cores allow
+    assert jobs_for(small, runs=6, n_cores=16)[0] == 6  # never more than the runs
+    big = {**small, "peak_bytes": 40 * gib, "step_s": 0.05}
+    assert jobs_for(big, runs=48, n_cores=16)[0] == 2  # memory: 0.85 * 130 GiB // 40.75 GiB
+    slow = {**small, "step_s": 0.4}
+    assert jobs_for(slow, runs=48, n_cores=16)[0] == 2  # one run already fills the GPU
+    cpu = {"device": "cpu", "peak_bytes": gib, "free_bytes": 64 * gib, "step_s": 0.01}
+    assert jobs_for(cpu, runs=48, n_cores=2)[0] == 2
+    assert jobs_for({}, runs=48, n_cores=16)[0] == 1  # a failed probe: one at a time
+
+
+@pytest.mark.parametrize("flags, says", [(["--jobs", "0"], "--jobs 0"), (["--jobs", "many"], "--jobs many"),
+                                         (["--jobs", "2", "--executor", "ray"], "--max-parallel")])
+def test_jobs_bad_values_are_refused(scale_env, tmp_path, capsys, flags, says):
+    results = tmp_path / "r.sqlite"
+    assert reproduce(*flags, "--results", results) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0] and not results.exists()
