@@ -23,7 +23,11 @@ The default for 32x32 images is the authors' CIFAR network (jhjacobsen/pytorch-i
 ``models/iRevNet.py``): 3 stages of 18 blocks, halves of 16, 64, 256 channels, no initial
 down-sampling, so the 3 input channels are padded to 32 by the first block and the features are
 (512, 8, 8), 6,274,826 parameters with the head (the authors' model counts the same). The head's
-BatchNorm has momentum 0.9 as theirs (``nn.BatchNorm2d(nChannels[-1]*2, momentum=0.9)``). Left as
+BatchNorm has momentum 0.9 as theirs (``nn.BatchNorm2d(nChannels[-1]*2, momentum=0.9)``). psi orders
+the 4C channels channel-major (torch's pixel_unshuffle), theirs (``models/model_utils.py``) offset-major:
+a fixed channel permutation that the convolutions absorb, so the two networks are the same family
+with the same initial distribution; with their order and their weights, ours gives their features
+exactly (checked in float64 on random weights). Left as
 ours: inputs standardized as (x - 0.5) / 0.25 (theirs: CIFAR's channel means and stds), and the
 training schedule (the protocol's budget; theirs: SGD momentum 0.9, weight decay 5e-4, batch 128,
 200 epochs, lr 0.1 times 0.2 at epochs 60, 120, 160).
