@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import trained
 from .errors import DgmbenchError
 from .specs import ProtocolSpec, resolve
 from .store import Store
@@ -78,9 +79,12 @@ def measured(protocol: ProtocolSpec, store: Store | None, budget: str | None = N
         budget = m.sort_values("created").budget.iloc[-1]  # the latest budget, never a mix
     m = m[m.budget == budget]
     nets = m[m.name == "feature_net_accuracy"].groupby(["feature_net", "dataset"]).value.mean()
-    facts["feature_nets"] = {f"{net}' on {ds}": float(v) for (net, ds), v in nets.items()}  # one per dataset
+    facts["feature_nets"] = {(net, ds): float(v) for (net, ds), v in nets.items()}  # one per dataset
+    weak = trained.weak_feature_nets(facts["feature_nets"])
     wanted = set(protocol.columns) | set(protocol.values) | set(SAMPLE_VALUES)
-    m = m[m.name.isin(wanted)].copy()
+    refused = m.name.isin(SAMPLE_VALUES) & pd.Series([(fn, ds) in weak for fn, ds in zip(m.feature_net, m.dataset)],
+                                                      index=m.index, dtype=bool)
+    m = m[m.name.isin(wanted) & ~refused].copy()
     if m.empty:
         facts["budget"] = budget
         return pd.DataFrame(), facts
@@ -91,6 +95,8 @@ def measured(protocol: ProtocolSpec, store: Store | None, budget: str | None = N
     m["truncated"] = m.run_id.isin(stopped) | (m.status == "truncated")
     stats = m.groupby(["cell", "column"]).agg(mean=("value", "mean"), std=("value", "std"),
                                                count=("value", "count"), truncated=("truncated", "sum")).reset_index()
+    runs_by_cell = {cell: sorted(set(g.run_id)) for cell, g in m.groupby("cell")}
+    facts["untrained"] = trained.untrained_cells(stats, runs_by_cell, store.history())
     facts.update(truncated=int(m[m.truncated].run_id.nunique()), budget=budget,
                  devices=sorted({d for d in m.device if isinstance(d, str)}), runs=m.run_id.nunique(),
                  dates=sorted({pd.Timestamp(t, unit="s").strftime("%Y-%m-%d") for t in m.created}))
@@ -126,20 +132,34 @@ def build(protocol: ProtocolSpec, store: Store | None, budget: str | None = None
                                      for c in df.cell]
         df[f"{col} (ours) truncated"] = [int(sub["truncated"].get(c)) if c in getattr(sub, "index", []) else None
                                          for c in df.cell]
+    untrained = facts.get("untrained", {})
+    if untrained:  # shown as such beside the labels; the claims look at the trained cells only
+        df.insert(len(label_cols), "did not train", [untrained.get(c, "") for c in df.cell])
     facts_line = (f"Protocol {protocol.name} v{protocol.version}, budget {facts['budget'] or '-'}; "
                   f"{facts['runs']} measured runs" + (f" on {', '.join(facts['devices'])}" if facts["devices"] else "")
                   + (f" ({', '.join(facts['dates'])})" if facts["dates"] else "") + "."
-                  + "".join(f" Feature network '{k} (a classifier trained by the suite): test accuracy {v:.3f}."
-                            for k, v in facts["feature_nets"].items()))
+                  + "".join(_feature_net_line(net, ds, acc) for (net, ds), acc in facts["feature_nets"].items())
+                  + (f" {len(untrained)} cells did not train (column 'did not train'); the papers' claims are "
+                     "checked on the others." if untrained else ""))
     df.attrs["paper_decimals"] = {f"{theirs} (paper)": ref.attrs.get("decimals", {}).get(theirs)
                                   for theirs in protocol.columns.values()}
-    claims = resolve(protocol.claims)(df) if protocol.claims else []
+    claims = trained.checked_claims(resolve(protocol.claims), df, untrained) if protocol.claims else []
+    df.attrs["claims"] = claims
     if facts.get("truncated"):
         facts_line += (f" {TRUNCATED} marks a value whose runs include truncated ones ({facts['truncated']} runs): "
                        "training stopped before the budget's planned steps (each run's 'stopped' says by what "
                        "and after how many steps).")
     caption = " ".join(x for x in (protocol.caption, facts_line, *claims) if x)
     return df, caption
+
+
+def _feature_net_line(net: str, dataset: str, accuracy: float) -> str:
+    if net != "domain":
+        return f" Feature network '{net}' on {dataset}: test accuracy {accuracy:.3f}."
+    bar = trained.domain_accuracy_bar(dataset)
+    return (f" Feature network 'domain' on {dataset} (a classifier trained by the suite): test accuracy "
+            f"{accuracy:.3f}" + (f", below the bar of {bar:.2f}: its FID / IS / KID / precision / recall are "
+                                 "refused (not shown)." if accuracy < bar else f" (bar {bar:.2f})."))
 
 
 def _display(df: pd.DataFrame) -> pd.DataFrame:

@@ -75,11 +75,14 @@ def dgmbench_protocols():
                         "InfoGAN: beta-VAE score, FactorVAE score, MIG beside the reconstruction term",
             cells=[Cell(key, model, "dsprites", config=config, labels={"model": label})
                    for key, model, config, label in DISENTANGLEMENT_CELLS],
-            metrics=[*SCORES, "reconstruction"], values=[*SCORES, "recon", "kl"], seeds=(0, 1, 2),
+            metrics=[*SCORES, "reconstruction", "active_units"], values=[*SCORES, "active_units", "recon", "kl"],
+            seeds=(0, 1, 2),
             budgets={"quick": {"batch_size": 64, "lr": 1e-4, "epochs": 1, "max_steps": 3000}},
             claims="dgmbench_disentangle.claims:disentanglement",
             caption="Disentanglement on dSprites (Locatello et al.'s networks, 10 latents, Adam lr 1e-4, batch 64; "
-                    "higher scores are better, recon in nats per image): mean and spread over seeds, which in "
+                    "higher scores are better, recon in nats per image; active_units: latent dimensions with "
+                    "Cov_x E[z | x] > 0.01 -- a cell with none has a collapsed encoder and is marked as not "
+                    "trained): mean and spread over seeds, which in "
                     "Locatello et al. 2019 matter as much as the objective. Point counts of the metrics as the "
                     "budget name shows (disentanglement_lib: 10,000 / 5,000).",
         ),
@@ -91,7 +94,8 @@ def dgmbench_protocols():
             cells=[Cell("oracle", "oracle", "dsprites", config={"rotate": False}, labels={"model": "oracle"}),
                    Cell("oracle-rotated", "oracle", "dsprites", config={"rotate": True},
                         labels={"model": "rotated oracle f(z)"})],
-            metrics=[*SCORES, "code_marginals"], values=[*SCORES, "ks_max", "marginals_match"], seeds=(0, 1, 2),
+            metrics=[*SCORES, "code_marginals", "active_units"],
+            values=[*SCORES, "active_units", "ks_max", "marginals_match"], seeds=(0, 1, 2),
             budgets={b: {"epochs": 1, "max_steps": 1} for b in ("smoke", "quick", "full")},
             claims="dgmbench_disentangle.claims:identifiability",
             caption="The claim (the seeds' proof): a representation z and f(z) = Phi(A Phi^-1(z)) (A orthogonal, "

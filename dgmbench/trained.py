@@ -1,0 +1,112 @@
+"""Which cells of a leaderboard trained, and which feature networks a sample-quality number can trust.
+
+A paper's claim is checked only on cells that trained; a cell that did not is shown as such in the
+table (column ``did not train``) and its values are left out of every claim, whose verdict then
+reads "not measured: cells did not train" where nothing else is left. A cell did not train when,
+in at least half of its runs (seeds):
+
+* **its held-out curve is flat**: the held-out NLL (``test/nll``, else ``test/bpd``) at its last
+  evaluation is less than :data:`FLAT` (0.5 %) below its first, over at least two evaluations. A
+  curve that does not move at all is a model with nothing to train (the uniform baseline) and
+  passes;
+* **its encoder collapsed**: the table shows a disentanglement score and the cell's mean number
+  of active dimensions (``active_units``: Cov_x E[z | x] > 0.01, Burda et al. 2016) is below 1 --
+  a collapsed encoder scores by chance (beta-VAE score ~0.23, FactorVAE score 0 on dSprites);
+* **its mode classifier is below its accuracy bar**: the Stacked MNIST channel classifier's test
+  accuracy (``mode_classifier_accuracy``) is below :data:`MODE_CLASSIFIER_BAR` (0.95), so the mode
+  counts read misclassified digits.
+
+Feature networks: FID / IS / KID / precision / recall from the suite's ``domain`` classifier are
+refused (not shown) for a dataset whose classifier's test accuracy is below
+:func:`domain_accuracy_bar` -- a degenerate feature space gives IS ~1 and precision ~1 whatever the
+samples; the caption states the bar and the accuracy.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+#: the least relative fall of the held-out NLL, first to last evaluation, of a run that trained
+FLAT = 0.005
+#: the least test accuracy of the Stacked MNIST channel classifier whose mode counts are claims
+MODE_CLASSIFIER_BAR = 0.95
+#: values that are disentanglement scores: a table showing one shows active dimensions beside it
+DISENTANGLEMENT_SCORES = ("betavae_score", "factorvae_score", "mig", "dci_disentanglement", "sap")
+#: the least test accuracy of a ``domain`` classifier whose features score samples, per dataset
+#: (CIFAR-like photographs are harder than digits for the suite's small CNN); others: DEFAULT_BAR
+DOMAIN_BARS = {"cifar10": 0.70, "cifar100": 0.40}
+DEFAULT_BAR = 0.95
+HELD_OUT = ("test/nll", "test/bpd")
+
+
+def domain_accuracy_bar(dataset: str) -> float:
+    return DOMAIN_BARS.get(str(dataset), DEFAULT_BAR)
+
+
+def weak_feature_nets(accuracies: dict) -> dict:
+    """``{(net, dataset): accuracy}`` -> the pairs whose sample metrics are refused: a ``domain``
+    network below its dataset's bar."""
+    return {(net, ds): acc for (net, ds), acc in accuracies.items()
+            if net == "domain" and acc < domain_accuracy_bar(ds)}
+
+
+def flat_runs(history: pd.DataFrame, run_ids) -> set:
+    """The runs among ``run_ids`` whose held-out NLL curve is flat (see the module docstring)."""
+    flat = set()
+    if history is None or history.empty:
+        return flat
+    h = history[history.run_id.isin(set(run_ids)) & history.name.isin(HELD_OUT)]
+    for run_id, g in h.groupby("run_id"):
+        name = HELD_OUT[0] if (g.name == HELD_OUT[0]).any() else HELD_OUT[1]
+        curve = g[g.name == name].sort_values("step").drop_duplicates("step", keep="last").value.tolist()
+        if len(curve) >= 2 and curve[-1] != curve[0] and curve[0] - curve[-1] < FLAT * abs(curve[0]):
+            flat.add(run_id)
+    return flat
+
+
+def untrained_cells(stats: pd.DataFrame, runs_by_cell: dict, history: pd.DataFrame | None) -> dict:
+    """cell -> why it did not train, for the cells of a leaderboard's ``stats`` (one row per cell
+    and value column: mean over seeds) and ``runs_by_cell`` (cell -> its run ids)."""
+    why: dict = {}
+    mean = {(r.cell, r.column): r.mean for r in stats.itertuples()} if len(stats) else {}
+    scores = {c for c, col in mean if col in DISENTANGLEMENT_SCORES}
+    for cell in scores:
+        units = mean.get((cell, "active_units"))
+        if units is not None and not pd.isna(units) and units < 1:
+            why[cell] = f"encoder collapsed ({units:.2g} active dimensions)"
+    for (cell, col), value in mean.items():
+        if col == "mode_classifier_accuracy" and value < MODE_CLASSIFIER_BAR:
+            why.setdefault(cell, f"mode classifier accuracy {value:.3f} < {MODE_CLASSIFIER_BAR}")
+    for cell, run_ids in runs_by_cell.items():
+        flat = flat_runs(history, run_ids)
+        if run_ids and 2 * len(flat) >= len(run_ids):
+            why.setdefault(cell, f"held-out curve flat in {len(flat)} of {len(run_ids)} runs")
+    return why
+
+
+def without(df: pd.DataFrame, cells) -> pd.DataFrame:
+    """The table with the ``(ours)`` values of ``cells`` removed (what claims may look at)."""
+    out = df.copy()
+    gone = out["cell"].isin(set(cells))
+    for col in [c for c in out.columns if c.endswith(" (ours)")]:
+        out[col] = out[col].astype(object)
+        out.loc[gone, col] = None
+    return out
+
+
+def checked_claims(claims, df: pd.DataFrame, untrained: dict) -> list[str]:
+    """The claim sentences of ``claims(df)`` judged on trained cells only. A claim that the whole
+    table measures but the trained cells do not reads "<claim>: not measured: cells did not train
+    (<cells>)."; sentences are "<claim>: <verdict>" as :func:`dgmbench.claims` writes them."""
+    if not untrained:
+        return list(claims(df))
+    full, kept = list(claims(df)), list(claims(without(df, untrained)))
+    head = lambda s: s.split(": ", 1)[0]  # noqa: E731
+    kept_by = {head(s): s for s in kept}
+    names = ", ".join(sorted(untrained))
+    out = []
+    for s in full:
+        k = kept_by.pop(head(s), None)
+        lost = k is None or (k.rstrip(".").endswith("not measured") and not s.rstrip(".").endswith("not measured"))
+        out.append(f"{head(s)}: not measured: cells did not train ({names})." if lost else k)
+    out += [s for s in kept_by.values() if not s.rstrip(".").endswith("not measured")]
+    return out
