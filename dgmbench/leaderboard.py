@@ -103,6 +103,17 @@ def measured(protocol: ProtocolSpec, store: Store | None, budget: str | None = N
     return stats, facts
 
 
+def _budget_note(protocol: ProtocolSpec, budget: str | None) -> str:
+    """The named budget's note (e.g. its fraction of the paper's schedule), '' when it has none."""
+    from .budgets import BUDGETS, resolve_budget
+
+    base = (budget or "").partition("[")[0]
+    if base not in BUDGETS:
+        return ""
+    note = resolve_budget(base, protocol.budgets).note
+    return f"Budget {base}: {note}" if note else ""
+
+
 def build(protocol: ProtocolSpec, store: Store | None, budget: str | None = None) -> tuple[pd.DataFrame, str]:
     """The leaderboard as a DataFrame (one row per reference row or cell) and its caption."""
     ref = reference_table(protocol)

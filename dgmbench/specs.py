@@ -70,6 +70,8 @@ class Budget:
     max_test_examples: int | None = None
     #: options handed to metrics, e.g. {"nll_k": 5000, "fid_samples": 10000}
     metric_options: Mapping[str, Any] = field(default_factory=dict)
+    #: words for the leaderboard caption, not work: e.g. the fraction of the paper's schedule
+    note: str = ""
 
     def replace(self, **changes: Any) -> "Budget":
         return dataclasses.replace(self, **changes)
