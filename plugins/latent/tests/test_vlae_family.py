@@ -1,0 +1,224 @@
+"""Invariants of the IAF VAE, AF VAE, VLAE, DRAW, Convolutional DRAW and discrete VAE, and smoke
+runs of each through the harness."""
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from dgmbench_flows.autoregressive import MADE, AFPrior, AFStep, IAFPosterior, IAFStep
+
+from dgmbench.runner import execute
+from dgmbench.specs import RunRecord
+
+SHARED_DATA = Path(os.environ.get("DGMBENCH_TEST_DATA", Path(__file__).resolve().parents[4] / "shared" / "data"))
+
+
+def randomize(module, scale=0.5):
+    """Non-zero weights everywhere (the output layers start at zero)."""
+    torch.manual_seed(0)
+    for p in module.parameters():
+        p.data.normal_(0, scale)
+    return module
+
+
+@pytest.mark.parametrize("context", [0, 3])
+def test_made_output_i_never_sees_inputs_at_or_after_i(context):
+    made = randomize(MADE(6, [17, 11], outputs=2, context=context)).double()
+    x = torch.randn(6, dtype=torch.float64)
+    ctx = torch.randn(context, dtype=torch.float64) if context else None
+    for out in range(2):
+        jac = torch.autograd.functional.jacobian(lambda v: made(v[None], None if ctx is None else ctx[None])[out][0], x)
+        assert torch.all(jac.triu() == 0)                 # d out_i / d x_j = 0 for j >= i
+    # and every earlier input has a path to output i (the masks' product is strictly lower triangular and full)
+    paths = made.out.mask[:6] @ made.hidden[1].mask @ made.hidden[0].mask
+    assert torch.equal(paths > 0, torch.ones(6, 6).tril(-1).bool())
+
+
+@pytest.mark.parametrize("cls", [IAFStep, AFStep])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_autoregressive_step_log_det_equals_autograd(cls, reverse):
+    step = randomize(cls(5, [12], context=2, reverse=reverse)).double()
+    z, h = torch.randn(5, dtype=torch.float64), torch.randn(1, 2, dtype=torch.float64)
+    jac = torch.autograd.functional.jacobian(lambda v: step(v[None], h)[0][0], z)
+    _, logdet = step(z[None], h)
+    assert logdet.item() == pytest.approx(torch.linalg.slogdet(jac)[1].item(), abs=1e-10)
+    if cls is AFStep:  # sampling inverts the density direction
+        assert torch.allclose(step.inverse(step(z[None], h)[0], h), z[None], atol=1e-10)
+
+
+class LinearGaussian(torch.nn.Module):
+    """p(z) = AF prior (zero-initialized steps: z ~ N(0, c^(2K) I), c = sigmoid(2)), p(x | z) = N(A z, I);
+    q(z | x) = the exact posterior N(m, S) written as N(m / c^T, S / c^(2T)) pushed through T
+    zero-initialized IAF steps (each z -> c z). log w = log p(x) exactly for every z."""
+
+    def __init__(self, d=3, steps=2):
+        super().__init__()
+        torch.manual_seed(1)
+        self.A = torch.randn(4, d, dtype=torch.float64)
+        self.prior = AFPrior(d, steps, [8]).double()
+        self.iaf = IAFPosterior(d, steps, [8], context=4).double()
+        self.c, self.steps, self.d = torch.sigmoid(torch.tensor(2.0, dtype=torch.float64)), steps, d
+
+    def prior_cov(self):
+        return self.c ** (2 * self.steps) * torch.eye(self.d, dtype=torch.float64)
+
+    def log_importance_weights(self, x, k):
+        p0 = self.prior_cov()
+        s = torch.linalg.inv(torch.linalg.inv(p0) + self.A.T @ self.A)
+        m = x @ self.A @ s
+        scale = self.c ** self.steps
+        q0 = torch.distributions.MultivariateNormal(m / scale, s / scale ** 2)
+        z0 = q0.sample((k,))
+        z, log_q = self.iaf(z0, q0.log_prob(z0), x)
+        log_px = torch.distributions.Normal(z @ self.A.T, 1.0).log_prob(x).sum(-1)
+        return log_px + self.prior.log_prob(z) - log_q
+
+    def exact_log_prob(self, x):
+        cov = self.A @ self.prior_cov() @ self.A.T + torch.eye(4, dtype=torch.float64)
+        return torch.distributions.MultivariateNormal(torch.zeros(4, dtype=torch.float64), cov).log_prob(x)
+
+
+def test_importance_sampled_estimate_is_exact_when_the_flow_posterior_is():
+    model = LinearGaussian()
+    x = torch.randn(5, 4, dtype=torch.float64)
+    log_w = model.log_importance_weights(x, 50)
+    estimate = torch.logsumexp(log_w, 0) - math.log(50)
+    assert torch.allclose(log_w.std(0), torch.zeros(5, dtype=torch.float64), atol=1e-9)  # every weight equal
+    assert torch.allclose(estimate, model.exact_log_prob(x), atol=1e-9)
+
+
+def test_windowed_pixelcnn_sees_exactly_the_window_before_each_pixel():
+    from dgmbench_latent.vlae import WindowedPixelCNN
+
+    w = 2
+    net = randomize(WindowedPixelCNN(1, 3, 1, w, 4, 1)).double()
+    x = torch.rand(1, 1, 9, 9, dtype=torch.float64, requires_grad=True)
+    feats = torch.randn(1, 3, 9, 9, dtype=torch.float64)
+    out = net(x, feats)
+    for i, j in [(0, 0), (4, 4), (8, 1), (3, 8)]:
+        (grad,) = torch.autograd.grad(out[0, 0, i, j], x, retain_graph=True)
+        seen = {(a, b) for a in range(9) for b in range(9) if grad[0, 0, a, b] != 0}
+        window = {(a, b) for a in range(9) for b in range(9)
+                  if (i - w <= a < i and abs(b - j) <= w) or (a == i and j - w <= b < j)}
+        assert seen == window, (i, j)
+        assert (i, j) not in seen
+        x_pad = torch.nn.functional.pad(x.detach(), (w, w, w, w))
+        assert torch.allclose(net.pixel(x_pad, feats, i, j)[0, 0, 0, 0], out[0, 0, i, j])
+
+
+@pytest.mark.parametrize("build", ["dgmbench_latent.draw:DRAW.build", "dgmbench_latent.conv_draw:ConvDRAW.build"])
+def test_draw_bound_is_the_reconstruction_term_minus_the_kl_terms(build):
+    from dgmbench.specs import resolve
+
+    ds = SimpleNamespace(shape=(1, 8, 8), levels=2, name="tiny")
+    model = resolve(build)(ds, {"preset": "small", "steps": 3})
+    x = torch.bernoulli(torch.full((4, 1, 8, 8), 0.3))
+    torch.manual_seed(5)
+    terms = model.bound_terms(x)
+    torch.manual_seed(5)
+    elbo = model.elbo(x)
+    assert terms["kl"].shape == (3, 4) and torch.all(terms["kl"] >= 0)
+    assert torch.allclose(elbo, terms["reconstruction"] - terms["kl"].sum(0))
+    assert torch.all(elbo < 0)
+
+
+def test_draw_kl_term_is_the_closed_form_gaussian_kl():
+    """Each step's KL term against torch's KL(N(mu, sigma) || N(0, 1)) for the same encoder output."""
+    from dgmbench_latent.draw import DRAW
+
+    ds = SimpleNamespace(shape=(1, 8, 8), levels=2, name="tiny")
+    model = DRAW.build(ds, {"preset": "small", "steps": 1})
+    x = torch.bernoulli(torch.full((3, 1, 8, 8), 0.5))
+    zeros = torch.zeros(3, model.units)
+    r = model.read(x.flatten(1), x.flatten(1) - 0.5, zeros)
+    h_enc, _ = model.enc(torch.cat([r, zeros], -1), (zeros, zeros))
+    mu, log_sigma = model.q(h_enc).chunk(2, -1)
+    want = torch.distributions.kl_divergence(torch.distributions.Normal(mu, log_sigma.exp()),
+                                             torch.distributions.Normal(0.0, 1.0)).sum(-1)
+    assert torch.allclose(model.bound_terms(x)["kl"][0], want, atol=1e-5)
+
+
+def test_rbm_log_partition_by_enumeration_and_by_ais():
+    from dgmbench_latent.dvae import RBM
+
+    torch.manual_seed(3)
+    rbm = RBM(4)
+    with torch.no_grad():
+        rbm.W.normal_(0, 1.0)
+        rbm.a.normal_(0, 0.5)
+        rbm.b.normal_(0, 0.5)
+    states = ((torch.arange(256)[:, None] >> torch.arange(8)) & 1).float()  # all 2^8 joint states
+    brute = torch.logsumexp(-rbm.energy(states).double(), 0).item()
+    assert rbm.log_z_exact() == pytest.approx(brute, abs=1e-5)  # float32 energies
+    ais = rbm.log_z_ais(steps=500, chains=200, generator=torch.Generator().manual_seed(0))
+    assert ais == pytest.approx(brute, abs=0.05)
+
+
+def test_spike_and_exponential_smoothing_has_the_right_marginal():
+    from dgmbench_latent.dvae import DiscreteVAE
+
+    ds = SimpleNamespace(shape=(1, 4, 4), levels=2, name="tiny")
+    model = DiscreteVAE.build(ds, {"preset": "small", "beta": 4.0})
+    q = torch.full((200_000,), 0.3)
+    zeta = model.smooth(q, torch.rand_like(q))
+    assert (zeta == 0).float().mean().item() == pytest.approx(0.7, abs=0.005)
+    positive = zeta[zeta > 0]
+    beta = 4.0
+    mean = 1 / (1 - math.exp(-beta)) - 1 / beta   # E[zeta] under beta e^(beta zeta) / (e^beta - 1) on [0, 1]
+    assert positive.mean().item() == pytest.approx(mean, abs=0.005)
+    assert positive.max().item() <= 1.0
+
+
+def test_dvae_kl_term_is_exact_under_a_factorial_posterior():
+    """KL(q || p) with the model's formula against the sum over all 2^(2n) latent states."""
+    from dgmbench_latent.dvae import DiscreteVAE
+
+    ds = SimpleNamespace(shape=(1, 4, 4), levels=2, name="tiny")
+    model = randomize(DiscreteVAE.build(ds, {"preset": "small", "rbm_units": 3, "hidden": [8]}), 0.3)
+    x = torch.bernoulli(torch.full((2, 1, 4, 4), 0.5))
+    log_z = model.log_z()
+    _, kl = model.elbo_terms(x, log_z)
+    q = model.q_probs(x).clamp(1e-6, 1 - 1e-6)
+    states = ((torch.arange(64)[:, None] >> torch.arange(6)) & 1).float()
+    log_q = (states[:, None] * q.log() + (1 - states[:, None]) * (1 - q).log()).sum(-1)   # (64, 2)
+    log_p = -model.rbm.energy(states)[:, None] - log_z
+    want = (log_q.exp() * (log_q - log_p)).sum(0)
+    assert torch.allclose(kl, want, atol=1e-4)
+
+
+@pytest.mark.parametrize("model", ["iaf-vae", "af-vae", "vlae", "conv-draw"])
+def test_smoke_run_on_digits(model, tmp_path):
+    record = RunRecord(model=model, dataset="digits", budget="smoke", config={"preset": "small"}, device="cpu",
+                       overrides={"max_test_examples": 32}, options={"grid_samples": 4})
+    out = execute(record, results=tmp_path / "r.sqlite", progress=False)
+    m = out.metrics
+    assert out.status == "ok" and math.isfinite(m["nll"]) and 0 < m["bpd"] < 2 * math.log2(17)
+    assert m["nll_is_bound"] == (1.0 if model == "conv-draw" else 0.0)
+    assert (out.out_dir / "samples.png").is_file()
+
+
+@pytest.mark.parametrize("model", ["draw", "dvae"])
+def test_smoke_run_on_binarized_mnist(model, tmp_path):
+    if not (SHARED_DATA / "MNIST" / "raw").is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    record = RunRecord(model=model, dataset="mnist-binary", budget="smoke", config={"preset": "small"}, device="cpu",
+                       data_root=str(SHARED_DATA), overrides={"max_test_examples": 32}, options={"grid_samples": 4})
+    out = execute(record, results=tmp_path / "r.sqlite", progress=False)
+    m = out.metrics
+    assert out.status == "ok" and 100 < m["nll"] < 800
+    assert m["nll_is_bound"] == (1.0 if model == "draw" else 0.0)
+
+
+def test_vlae_through_the_command_line(tmp_path):
+    cmd = [sys.executable, "-m", "dgmbench", "run", "--plugin", "vlae", "--dataset", "digits", "--budget", "smoke",
+           "--config", "preset=small", "--results", str(tmp_path / "r.sqlite"), "--out", str(tmp_path / "runs"),
+           "--max-test-examples", "32", "--grid-samples", "4", "--no-progress"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "vlae" in r.stdout and "stored" in r.stdout
