@@ -17,6 +17,9 @@ CIFAR10_MODELS = [  # (model, reference label)
     ("pixelcnn", "PixelCNN"),
     ("gated-pixelcnn", "Gated PixelCNN"),
     ("pixelcnnpp", "PixelCNN++"),
+    ("conv-draw", "Convolutional DRAW"),
+    ("iaf-vae", "ResNet VAE with IAF"),
+    ("vlae", "ResNet VLAE"),
 ]
 
 
@@ -27,6 +30,11 @@ MNIST_NLL_CELLS = [  # (cell, model, config, reference label; ours-only rows hav
     ("pixelcnn", "pixelcnn", {}, "PixelCNN (ours)"),
     ("gated-pixelcnn", "gated-pixelcnn", {}, "Gated PixelCNN (ours)"),
     ("pixelcnnpp", "pixelcnnpp", {}, "PixelCNN++ (ours)"),
+    ("iaf-vae", "iaf-vae", {}, "IAF VAE (Kingma et al. 2016)"),
+    ("af-vae", "af-vae", {}, "AF VAE"),
+    ("vlae", "vlae", {}, "VLAE"),
+    ("draw", "draw", {}, "DRAW (Gregor et al. 2015)"),
+    ("dvae", "dvae", {}, "Discrete VAE (Rolfe 2016)"),
 ]
 
 

@@ -63,14 +63,18 @@ def vlae_claims(df) -> list[str]:
             _verdict("(3) The windowed PixelCNN decoder beats the factorized one (NLL)", decoder)]
 
 
-#: step budgets (work, not time). cpu: measured at about 0.05 s (iaf-vae, af-vae) and 0.08 s (vlae) per
-#: step of batch 64 on one core of the 2-core CPU, plus the k = 200 NLL on 1,000 test images and the
-#: PixelCNN sample grid: 9 runs of about 3 minutes, the table in about 30 minutes. gpu: 3 seeds of 3
-#: cells packed on one H200 in one command of under 9 minutes (declared, not yet measured).
+#: Budgets are work, not time. cpu: one step of batch 64 took 0.41 s (af-vae), 0.58 s (vlae) and 0.65 s
+#: (iaf-vae) on this 2-core CPU under a load average of 9.6, so about 0.1-0.15 s on a quiet one; the
+#: k = 100 estimate costs 3-6 ms per image and sample under that load (about 0.6-1.2 ms quiet). 1,500
+#: steps + 500 test images x k = 100 + 4 held-out points of 200 x 20: about 3.5-5 minutes a run, the
+#: 9 runs (3 cells x 3 seeds) in about 32-45 minutes (an estimate, not run). gpu: 20,000 steps of batch
+#: 128 per run, the full test set at k = 1,000, 9 runs packed on one H200 in one command of at most
+#: 9 minutes (declared, not measured).
 BUDGETS = {
     "smoke": {"metric_options": {"lossy_n": 64, "domain_net_steps": 300}},
-    "cpu": {"epochs": 1000, "max_steps": 2000, "batch_size": 64, "lr": 1e-3, "max_test_examples": 1000,
-            "eval_every": 1000, "metric_options": {"nll_k": 200, "lossy_n": 500, "domain_net_steps": 1000}},
+    "cpu": {"epochs": 1000, "max_steps": 1500, "batch_size": 64, "lr": 1e-3, "max_test_examples": 500,
+            "eval_every": 500, "metric_options": {"nll_k": 100, "lossy_n": 500, "domain_net_steps": 1000,
+                                                  "curve_n": 200, "curve_k": 20}},
     "gpu": {"epochs": 1000, "max_steps": 20000, "batch_size": 128, "lr": 1e-3,
             "metric_options": {"nll_k": 1000, "lossy_n": 2000, "domain_net_steps": 2000}},
     "quick": {"epochs": 1000, "max_steps": 10000, "batch_size": 64,
