@@ -96,7 +96,7 @@ def test_with_fq_pass_quantized_the_features_are_dictionary_entries():
     assert int(blocks[0].quantizer.calls) == 3, "the dictionary is updated by EMA in D's two passes and G's one"
 
 
-@pytest.mark.parametrize("layers", ["some", [5]])
+@pytest.mark.parametrize("layers", ["some", [5], []])
 def test_bad_fq_layers_are_refused(layers):
     with pytest.raises(ValueError, match="fq_layers"):
         FQDCGAN.build(images((1, 16, 16)), {"width": 8, "z_dim": 8, "fq_layers": layers})

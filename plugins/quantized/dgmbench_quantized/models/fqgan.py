@@ -107,7 +107,7 @@ def quantized_indices(layers, n: int, side: int) -> list[int]:
     if isinstance(layers, str):
         raise ValueError(f"fq_layers must be 'all', '16-32' or a list of block indices, not {layers!r}")
     bad = [i for i in layers if not isinstance(i, int) or not -n <= i < n]
-    if bad:
+    if bad or not layers:
         raise ValueError(f"fq_layers {list(layers)}: D has {n} blocks (indices {-n}..{n - 1})")
     return sorted({i % n for i in layers})
 
