@@ -160,7 +160,7 @@ def test_domain_network_is_trained_once_cached_and_reports_its_accuracy(tmp_path
 
 
 def test_reduced_precision_features_are_cuda_only(tmp_path, monkeypatch):
-    """bf16 moved FID by 0.17 on a CPU (issue 10): refused there in one line; fp32 runs."""
+    """bf16 moved FID by 0.17 on a CPU: refused there in one line; fp32 runs."""
     from dgmbench.features import feature_net_for
 
     ctx = _digits_ctx(tmp_path, monkeypatch, steps=20)
@@ -213,3 +213,37 @@ def test_inception_glue_with_stand_in_weights(tmp_path, monkeypatch):
     assert feats.shape == (2, 2048) and logits.shape == (2, 1008)
     model = inception._LOADED[next(iter(inception._LOADED))][0]
     torch.testing.assert_close(logits, feats @ model.base.output.weight.T)
+
+
+def test_domain_network_learns_from_the_whole_split_when_the_context_can_load_it(tmp_path, monkeypatch):
+    """The run's train split may be capped by its budget (10,000 of CIFAR-10's 50,000); the domain
+    network is trained once per dataset on the whole split (ctx.load_full) and scored on the whole
+    test split."""
+    from dgmbench.datasets import load_digits
+    from dgmbench.features import domain, feature_net_for
+
+    seen = []
+    real_train = domain.train_classifier
+    monkeypatch.setattr(domain, "train_classifier",
+                        lambda train, test, *a, **k: seen.append((len(train), len(test), k)) or real_train(train, test, *a, **k))
+    ctx = _digits_ctx(tmp_path, monkeypatch, steps=5)  # the run's own: 300 train, 100 test images
+    ctx.load_full = lambda split: load_digits(split)
+    feature_net_for(ctx)
+    full_train, full_test = len(load_digits("train")), len(load_digits("test"))
+    assert seen == [(full_train, full_test, {"flip": False})] and full_train > 300  # digits are never flipped
+
+
+def test_augmentation_shifts_within_an_eighth_and_flips_only_when_asked():
+    from dgmbench.features.domain import augment
+
+    x = torch.zeros(64, 1, 16, 16)
+    x[:, :, 8, 3] = 1.0  # one lit pixel, row 8, column 3
+    g = torch.Generator().manual_seed(0)
+    out = augment(x, flip=False, generator=g)
+    assert out.shape == x.shape and torch.equal(out.flatten(1).sum(1), torch.ones(64))
+    rows, cols = zip(*[(int(i) // 16, int(i) % 16) for i in out.flatten(1).argmax(1)])
+    assert max(abs(r - 8) for r in rows) <= 2 and max(abs(c - 3) for c in cols) <= 2  # at most 16 / 8 = 2 px
+    assert len(set(zip(rows, cols))) > 5                                              # and the shifts vary
+    flipped = augment(x, flip=True, generator=torch.Generator().manual_seed(0))
+    right = (flipped.flatten(1).argmax(1) % 16 >= 9).float().mean()
+    assert 0.3 < right < 0.7  # about half mirrored to column 12 (+-2)
