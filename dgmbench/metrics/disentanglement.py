@@ -45,9 +45,16 @@ DEFAULTS = {"betavae_batch": 64, "betavae_train": 10_000, "betavae_eval": 5_000,
 
 
 def represent_factors(represent: Represent, truth, factors: np.ndarray, rng, chunk: int = CHUNK) -> np.ndarray:
-    """The representation of the images of ``factors`` (n, K), encoded ``chunk`` at a time."""
+    """The representation of the images of ``factors`` (n, K), encoded ``chunk`` at a time; a
+    progress bar on a terminal when that is many chunks (the metrics' default point counts encode
+    about two million images)."""
+    from tqdm.auto import tqdm
+
+    starts = range(0, len(factors), chunk)
+    shown = tqdm(starts, desc=f"encode {len(factors):,} images", unit="chunk", leave=False, dynamic_ncols=True,
+                 disable=None if len(starts) >= 50 else True)  # None: only on a terminal
     out = [np.asarray(represent(truth.images_for_factors(factors[i:i + chunk], rng)), dtype=np.float64)
-           for i in range(0, len(factors), chunk)]
+           for i in shown]
     return np.concatenate(out).reshape(len(factors), -1)
 
 
