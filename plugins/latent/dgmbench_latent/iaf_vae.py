@@ -98,7 +98,7 @@ class ResNetVAE(Model):
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
 
     # -- the pieces of the bound ----------------------------------------------------------------
-    def posterior(self, x, k: int):
+    def sample_posterior(self, x, k: int):
         """(z_T (k, B, d), log q(z_T | x) (k, B), mu_0 (B, d))."""
         h = self.encoder(x)
         mu, log_sigma = self.q0(h).chunk(2, -1)
@@ -126,7 +126,7 @@ class ResNetVAE(Model):
         return out.view(*lead, *out.shape[1:])
 
     def log_importance_weights(self, x, k):
-        z, log_q, _ = self.posterior(x, k)
+        z, log_q, _ = self.sample_posterior(x, k)
         return pixel_log_prob(self.decoder_params(z, x), x, self.levels) + self.prior_log_prob(z) - log_q
 
     def elbo(self, x):

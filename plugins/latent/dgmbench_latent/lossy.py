@@ -21,14 +21,18 @@ import torch
 from dgmbench.errors import UnsupportedMetric
 
 
-@torch.no_grad()
 def lossy_code(ctx) -> dict:
     from dgmbench.features import feature_net_for
 
     model = ctx.model
     if not callable(getattr(model, "reconstruct", None)):
         raise UnsupportedMetric(f"lossy_code needs the model method reconstruct(x); {type(model).__name__} lacks it")
-    net = feature_net_for(ctx, "domain")
+    net = feature_net_for(ctx, "domain")  # trains the classifier on first use: outside no_grad
+    with torch.no_grad():
+        return _measure(ctx, model, net)
+
+
+def _measure(ctx, model, net) -> dict:
     n_max = int(ctx.options.get("lossy_n", 1000))
     xs, r1s, r2s = [], [], []
     n = 0
