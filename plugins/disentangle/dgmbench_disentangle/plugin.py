@@ -77,7 +77,20 @@ def dgmbench_protocols():
                    for key, model, config, label in DISENTANGLEMENT_CELLS],
             metrics=[*SCORES, "reconstruction", "active_units"], values=[*SCORES, "active_units", "recon", "kl"],
             seeds=(0, 1, 2),
-            budgets={"quick": {"batch_size": 64, "lr": 1e-4, "epochs": 1, "max_steps": 3000}},
+            budgets={"quick": {"batch_size": 64, "lr": 1e-4, "epochs": 1, "max_steps": 3000},
+                     # metric point counts small enough for a CPU minute (disentanglement_lib: 10,000 / 5,000)
+                     "smoke": {"metric_options": {"betavae_batch": 8, "betavae_train": 50, "betavae_eval": 50,
+                                                  "factorvae_batch": 8, "factorvae_train": 50, "factorvae_eval": 50,
+                                                  "factorvae_variance_points": 500, "mig_points": 500}},
+                     "cpu": {"batch_size": 64, "lr": 5e-4, "epochs": 1, "max_steps": 500,
+                             "metric_options": {"betavae_batch": 32, "betavae_train": 300, "betavae_eval": 200,
+                                                "factorvae_batch": 32, "factorvae_train": 300, "factorvae_eval": 200,
+                                                "factorvae_variance_points": 2000, "mig_points": 2000},
+                             "note": "500 steps of batch 64 at lr 5e-4 (Locatello et al. 2019: 300,000 steps at "
+                                     "lr 1e-4; 0.2 %), metric point counts 300 / 200"},
+                     "gpu": {"batch_size": 64, "lr": 1e-4, "epochs": 1, "max_steps": 10_000,
+                             "note": "10,000 steps of batch 64 at lr 1e-4 (Locatello et al. 2019: 300,000; 3.3 %), "
+                                     "disentanglement_lib's metric point counts"}},
             claims="dgmbench_disentangle.claims:disentanglement",
             caption="Disentanglement on dSprites (Locatello et al.'s networks, 10 latents, Adam lr 1e-4, batch 64; "
                     "higher scores are better, recon in nats per image; active_units: latent dimensions with "
@@ -96,7 +109,7 @@ def dgmbench_protocols():
                         labels={"model": "rotated oracle f(z)"})],
             metrics=[*SCORES, "code_marginals", "active_units"],
             values=[*SCORES, "active_units", "ks_max", "marginals_match"], seeds=(0, 1, 2),
-            budgets={b: {"epochs": 1, "max_steps": 1} for b in ("smoke", "quick", "full")},
+            budgets={b: {"epochs": 1, "max_steps": 1} for b in ("smoke", "cpu", "gpu", "quick", "full")},
             claims="dgmbench_disentangle.claims:identifiability",
             caption="The claim (the seeds' proof): a representation z and f(z) = Phi(A Phi^-1(z)) (A orthogonal, "
                     "no zero entry) have the same marginal distribution, U(0, 1) per dimension (ks_max: the "

@@ -61,7 +61,7 @@ def capabilities(name: str) -> list[str]:
 def dgmbench_models():
     return [ModelSpec(name, f"dgmbench_gans.models.{target}.build", capabilities=capabilities(name),
                       description=description, paper=paper,
-                      budgets={b: {"lr": lr} for b in ("smoke", "quick", "full")}, **declared(name))
+                      budgets={b: {"lr": lr} for b in ("smoke", "cpu", "gpu", "quick", "full")}, **declared(name))
             for name, target, paper, description, lr in MODELS]
 
 

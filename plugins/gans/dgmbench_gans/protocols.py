@@ -21,7 +21,14 @@ def protocols() -> list[ProtocolSpec]:
             metrics=["fid", "kid", "inception_score", "precision_recall"],
             reference="gan_losses_lucic2018_fid.csv", columns={"fid [inception]": "fid_inception"},
             seeds=(0, 1, 2),
-            budgets={"quick": {"epochs": 20, "batch_size": 64}, "full": {"epochs": 50, "batch_size": 64}},
+            budgets={"quick": {"epochs": 20, "batch_size": 64}, "full": {"epochs": 50, "batch_size": 64},
+                     "cpu": {"epochs": 1000, "max_steps": 400, "batch_size": 64, "metric_options": {"sample_metric_n": 2000},
+                             "note": "400 steps of batch 64 per cell (DCGAN width 8 on the CPU: --config width=8), "
+                                     "2,000 samples per score; Lucic et al. 2018 train 20 epochs (MNIST) and 40 "
+                                     "(CIFAR-10)"},
+                     "gpu": {"epochs": 5, "batch_size": 64,
+                             "note": "5 epochs of batch 64 per cell; Lucic et al. 2018 train 20 epochs on MNIST and "
+                                     "Fashion-MNIST and 40 on CIFAR-10 (a quarter and an eighth of them)"}},
             caption="Sample quality of GAN losses on one DCGAN backbone (FID: lower is better). Paper values: "
                     "Lucic et al. 2018, Table 2 (best FID of a large hyperparameter search, Inception features, "
                     "their own architecture), shown only beside FIDs measured with the same feature network; "
@@ -35,7 +42,12 @@ def protocols() -> list[ProtocolSpec]:
                    for ds in MODE_DATASETS for m in UNCONDITIONAL],
             metrics=["mode_coverage"], values=["modes", "modes_kl", "high_quality", "mode_classifier_accuracy"],
             seeds=(0, 1, 2),
-            budgets={"quick": {"epochs": 20, "batch_size": 64}, "full": {"epochs": 50, "batch_size": 64}},
+            budgets={"quick": {"epochs": 20, "batch_size": 64}, "full": {"epochs": 50, "batch_size": 64},
+                     "cpu": {"epochs": 1000, "max_steps": 2000, "batch_size": 64,
+                             "note": "2,000 steps of batch 64 per cell (DCGAN width 8 on the CPU: --config width=8)"},
+                     "gpu": {"epochs": 1000, "max_steps": 10_000, "batch_size": 64,
+                             "note": "10,000 steps of batch 64 per cell (10.7 epochs of Stacked MNIST's 60,000 "
+                                     "images; half the quick budget's 20 epochs)"}},
             caption="Modes covered (of 8, 25 or 1,000; higher is better), KL of every sample's mode histogram to "
                     "uniform (lower is better), the share of high-quality samples (within 3 sigma of a mode; 2-D "
                     "only) and, for Stacked MNIST, the test accuracy of the digit classifier that reads each "

@@ -222,3 +222,20 @@ def test_vlae_through_the_command_line(tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "vlae" in r.stdout and "stored" in r.stdout
+
+
+def test_vlae_claims_hold_and_fail_on_the_numbers():
+    import pandas as pd
+    from dgmbench_latent.protocols import vlae_claims
+
+    def table(nll, agree):
+        return pd.DataFrame({"cell": ["iaf-vae", "af-vae", "vlae"], "nll (ours)": nll,
+                             "class_agreement (ours)": [0.9, 0.9, agree], "shuffled_agreement (ours)": [0.1] * 3,
+                             "resample_error (ours)": [0.0, 0.0, 0.05]})
+
+    good = vlae_claims(table([81.0, 80.0, 79.0], 0.9))
+    assert all("holds in 1 of 1" in line for line in good), good
+    bad = vlae_claims(table([79.0, 80.0, 81.0], 0.15))
+    assert all("holds in 0 of 1" in line for line in bad), bad
+    missing = vlae_claims(pd.DataFrame({"cell": ["vlae"], "nll (ours)": [80.0]}))
+    assert all(line.endswith("not measured.") for line in missing)

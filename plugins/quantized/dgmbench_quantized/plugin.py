@@ -18,7 +18,7 @@ STYLEGAN_CONFIG = {**GAN_CONFIG, "w_dim": int, "mapping_layers": int, "fmap_base
                    "w_avg_decay": float, "r1_gamma": (str, float), "equalized_lr": bool, "mapping_lr_mult": float}
 FQ_CONFIG = {"fq_layers": (list, str), "fq_codes": int, "fq_weight": float, "fq_decay": float,
              "fq_generator_loss": bool, "fq_pass_quantized": bool, "fq_restart_below": float, "fq_log_every": int}
-GAN_BUDGETS = {b: {"lr": 2e-4} for b in ("smoke", "quick", "full")}  # as the gans plugin's nsgan
+GAN_BUDGETS = {b: {"lr": 2e-4} for b in ("smoke", "cpu", "gpu", "quick", "full")}  # as the gans plugin's nsgan
 
 PAPERS = {
     "vqvae2": "Razavi, van den Oord & Vinyals (2019), Generating Diverse High-Fidelity Images with VQ-VAE-2, NeurIPS",

@@ -83,7 +83,13 @@ def protocols() -> list[ProtocolSpec]:
             reference="fqgan_fid_is.csv", columns={"fid [inception]": "fid", "is [inception]": "inception_score"},
             claims="dgmbench_quantized.protocols:fq_lowers_fid", seeds=(0, 1, 2),
             budgets={"quick": {"epochs": 1000, "max_steps": 5000, "batch_size": 64},
-                     "full": {"epochs": 1000, "max_steps": 100000, "batch_size": 64}},
+                     "full": {"epochs": 1000, "max_steps": 100000, "batch_size": 64},
+                     "cpu": {"epochs": 1000, "max_steps": 200, "batch_size": 64,
+                             "metric_options": {"sample_metric_n": 2000},
+                             "note": "200 steps of batch 64 per cell (0.2 % of the full budget's 100,000), 2,000 "
+                                     "samples per score"},
+                     "gpu": {"epochs": 1000, "max_steps": 5000, "batch_size": 64,
+                             "note": "5,000 steps of batch 64 per cell (5 % of the full budget's 100,000)"}},
             caption="Sample quality with and without feature quantization in the discriminator (FID, KID: lower is "
                     "better; IS, precision, recall: higher). Paper rows: Zhao et al. 2020 (FQ-GAN), BigGAN on "
                     "ImageNet (row_group 1 and 2: the notes' two ImageNet settings, 'Half' and '256K') and StyleGAN on "
@@ -107,7 +113,13 @@ def protocols() -> list[ProtocolSpec]:
             values=["vqvae_steps", "prior_steps", "bpd", "nll_is_bound", "recon_mse", "codebook_perplexity_top",
                     "codebook_perplexity_bottom", "codes_used_top", "codes_used_bottom"],
             budgets={"quick": {"epochs": 1000, "max_steps": 10000, "batch_size": 64},
-                     "full": {"epochs": 1000, "max_steps": 100000, "batch_size": 128}},
+                     "full": {"epochs": 1000, "max_steps": 100000, "batch_size": 128},
+                     "cpu": {"epochs": 1000, "max_steps": 400, "batch_size": 64,
+                             "metric_options": {"sample_metric_n": 2000},
+                             "note": "400 steps of batch 64 per cell (0.2 % of the full budget's 100,000 of batch "
+                                     "128), 2,000 samples per score"},
+                     "gpu": {"epochs": 1000, "max_steps": 10000, "batch_size": 128,
+                             "note": "10,000 steps of batch 128 per cell (10 % of the full budget's 100,000)"}},
             caption="VQ-VAE-2 (two levels, EMA codebooks, gated-PixelCNN priors trained after the VQ-VAE in the same "
                     "run). bpd is the bound log p(x|c) + log p(c_top) + log p(c_bottom|c_top) with a Gaussian decoder "
                     "on dequantized pixels (nll_is_bound = 1); recon_mse per pixel on [0, 1]; codebook perplexity "
