@@ -143,7 +143,10 @@ def build(protocol: ProtocolSpec, store: Store | None, budget: str | None = None
                                      for c in df.cell]
         df[f"{col} (ours) truncated"] = [int(sub["truncated"].get(c)) if c in getattr(sub, "index", []) else None
                                          for c in df.cell]
-    untrained = facts.get("untrained", {})
+    fn = resolve(protocol.claims) if protocol.claims else None
+    plateaus = set(getattr(fn, "expected_plateaus", ()))  # cells whose claim is that they stop learning
+    untrained = {c: why for c, why in facts.get("untrained", {}).items()
+                 if not (c in plateaus and why.startswith("held-out curve flat"))}
     if untrained:  # shown as such beside the labels; the claims look at the trained cells only
         df.insert(len(label_cols), "did not train", [untrained.get(c, "") for c in df.cell])
     facts_line = (f"Protocol {protocol.name} v{protocol.version}, budget {facts['budget'] or '-'}; "
@@ -154,7 +157,7 @@ def build(protocol: ProtocolSpec, store: Store | None, budget: str | None = None
                      "checked on the others." if untrained else ""))
     df.attrs["paper_decimals"] = {f"{theirs} (paper)": ref.attrs.get("decimals", {}).get(theirs)
                                   for theirs in protocol.columns.values()}
-    claims = trained.checked_claims(resolve(protocol.claims), df, untrained) if protocol.claims else []
+    claims = trained.checked_claims(fn, df, untrained) if fn else []
     df.attrs["claims"] = claims
     if facts.get("truncated"):
         facts_line += (f" {TRUNCATED} marks a value whose runs include truncated ones ({facts['truncated']} runs): "

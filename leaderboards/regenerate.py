@@ -1,13 +1,16 @@
 """Re-measure the leaderboards that manifest.toml lists, then rewrite the canonical tables and the index.
 
-    python leaderboards/regenerate.py [--device cpu|gpu] [--force] [--dry-run] [--index-only] [PROTOCOL ...]
+    python leaderboards/regenerate.py [--device cpu|gpu] [--force] [--dry-run] [--index-only] [--render]
+                                      [PROTOCOL ...]
 
 Run from the repository root. Each measurement goes to leaderboards/<protocol>/<device>-<budget>/
 (results.sqlite, runs/, <protocol>.md and .csv, provenance.json). Cells already in a results file under
 the same budget are skipped (reproduce's own rule). Refuses to start a table while the 1-minute load
 average exceeds the core count (--force overrides); the load before and after each table is recorded
 in its provenance.json. --index-only rewrites leaderboards/<protocol>/<protocol>.md and README.md
-from the measurements already committed. Data root: $DGMBENCH_DATA, else ../shared/data.
+from the measurements already committed; --render first rewrites every measurement's table (md and
+csv) from its results.sqlite with the current code (captions, claim checks; nothing is trained).
+Data root: $DGMBENCH_DATA, else ../shared/data.
 """
 from __future__ import annotations
 
@@ -52,6 +55,25 @@ def measure(entry, data_root: str, force: bool, dry_run: bool) -> int:
     return failed
 
 
+def render(protocols) -> None:
+    """Rewrite each measurement's <protocol>.md and .csv from its raw results (read-only)."""
+    from dgmbench import leaderboard
+    from dgmbench.canonical import measurements
+    from dgmbench.plugins import load_registry
+    from dgmbench.store import Store
+
+    reg = load_registry()
+    for d in sorted(x for x in ROOT.iterdir() if x.is_dir() and (not protocols or x.name in protocols)):
+        if d.name not in reg.items["protocols"]:
+            continue
+        spec = reg.get("protocols", d.name)
+        for m in measurements(d):
+            df, caption = leaderboard.build(spec, Store(m.folder / "results.sqlite", readonly=True), m.budget)
+            (m.folder / f"{d.name}.md").write_text(leaderboard.export(df, caption, "md"))
+            (m.folder / f"{d.name}.csv").write_text(leaderboard.export(df, caption, "csv"))
+            print(f"rendered {m.folder}/{d.name}.md")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("protocols", nargs="*", help="only these protocols (default: every one in the manifest)")
@@ -60,15 +82,20 @@ def main(argv=None) -> int:
     p.add_argument("--force", action="store_true", help="measure even while the machine is busy")
     p.add_argument("--dry-run", action="store_true", help="print the commands only")
     p.add_argument("--index-only", action="store_true", help="rewrite the canonical tables and the index only")
+    p.add_argument("--render", action="store_true",
+                   help="rewrite every measurement's table from its results file first (implies --index-only)")
     args = p.parse_args(argv)
     try:
         entries = [e for e in load_manifest(args.manifest) if e.device == args.device
                    and (not args.protocols or e.protocol in args.protocols)]
-        unknown = set(args.protocols) - {e.protocol for e in load_manifest(args.manifest)}
+        known = {e.protocol for e in load_manifest(args.manifest)} | {d.name for d in ROOT.iterdir() if d.is_dir()}
+        unknown = set(args.protocols) - known
         if unknown:
             raise DgmbenchError(f"{args.manifest} lists no measurement of {', '.join(sorted(unknown))}")
         failed = 0
-        if not args.index_only:
+        if args.render:
+            render(args.protocols)
+        elif not args.index_only:
             data_root = os.environ.get("DGMBENCH_DATA", "../shared/data")
             for entry in entries:
                 failed += measure(entry, data_root, args.force, args.dry_run)

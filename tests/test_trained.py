@@ -107,3 +107,21 @@ def test_without_keeps_labels_and_drops_values():
 def test_checked_claims_reword_only_what_the_untrained_cells_carried(full, kept, expected):
     calls = iter([full, kept])
     assert trained.checked_claims(lambda df: next(calls), pd.DataFrame({"cell": ["a"]}), {"a": "why"}) == expected
+
+
+def plateau_claim(df):
+    return ["Latents unused: holds in 1 of 1 measured comparisons."]
+
+
+plateau_claim.expected_plateaus = ("collapses",)
+
+
+def test_a_plateau_that_is_the_claim_is_not_a_cell_that_did_not_train(tmp_path):
+    """Posterior collapse: the diagonal VAE's flat curve is the result its claims function names."""
+    store = Store(tmp_path / "r.sqlite")
+    spec = ProtocolSpec(name="toy", version="1", metrics=["m"], values=["nll"], claims=plateau_claim,
+                        cells=[Cell(k, "m", "mnist", labels={"model": k}) for k in ("collapses", "stuck")])
+    for cell in ("collapses", "stuck"):
+        add(store, cell, 0, {"nll": 2.16}, history=[(1000, 2.161), (3000, 2.160)])
+    df, caption = leaderboard.build(spec, store, "smoke")
+    assert dict(zip(df.cell, df["did not train"])) == {"collapses": "", "stuck": "held-out curve flat in 1 of 1 runs"}
