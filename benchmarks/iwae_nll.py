@@ -9,7 +9,7 @@ log p(x) ~= log (1/k) sum_i w_i. The weights are PyTorch's default initializatio
 would measure Monte Carlo noise rather than the estimators (at 0.4: ~0.005 nats). Timing does
 not depend on the scale.
 
-1. suite      ``dgmbench.metrics.latent.importance_sampled_nll``: images x samples per call chosen
+1. suite      ``dgmbench.metrics.likelihood.iw_log_likelihood``: images x samples per call chosen
               by a short measured probe (``dgmbench.metrics.iw_plan``) within the memory bound,
               the log-sum-exp accumulated over chunks with torch.logaddexp. Timed cold: the
               probe's cost is included (an empty plan cache each repeat).
@@ -21,7 +21,7 @@ not depend on the scale.
 Prints seconds (the best of ``--repeats`` interleaved repeats), images/s, the time against the
 suite, and the largest per-image disagreement with the batched reference (all four are Monte
 Carlo estimates with different draws; with k = 5000 they must agree to 0.05 nats), then PASS/FAIL
-against the target (issue 10): on a CPU the suite at least as fast as the best of per-image and
+against the target: on a CPU the suite at least as fast as the best of per-image and
 chunk-64; on a GPU within 2x of the fully batched time; estimates within 0.05 nats. Exit 1 on FAIL.
 
     OMP_NUM_THREADS=1 python benchmarks/iwae_nll.py --n 200 --device cpu --repeats 3
@@ -40,7 +40,7 @@ from dgmbench_latent.models import VAE
 
 from dgmbench.data import DataSplit
 from dgmbench.metrics import MetricContext
-from dgmbench.metrics.latent import importance_sampled_nll, plan_chunks
+from dgmbench.metrics.likelihood import iw_log_likelihood, plan_chunks
 from dgmbench.specs import DatasetSpec
 from dgmbench.training import select_device
 
@@ -64,13 +64,13 @@ def timed(fn, device):
 def suite(model, x, k, device):
     """The suite's metric; per-image values via the same chunk plan it uses."""
     from dgmbench.metrics import iw_plan
-    from dgmbench.metrics.latent import log_mean_weights
+    from dgmbench.metrics.likelihood import log_mean_weights
 
     ctx = MetricContext(model=model, dataset=SPEC, test=DataSplit(x.cpu()), device=device, batch_size=128)
     iw_plan._CACHE.clear()  # cold: the probe runs inside the timed call
     with tempfile.TemporaryDirectory() as cache:
         os.environ["DGMBENCH_CACHE"] = cache
-        est, seconds = timed(lambda: importance_sampled_nll(ctx, k), device)
+        est, seconds = timed(lambda: iw_log_likelihood(ctx, k), device)
     batch, chunk = plan_chunks(ctx, k)
     torch.manual_seed(ctx.seed)  # what ctx.test_batches() does before the pass
     per_image = torch.cat([log_mean_weights(model, x[i:i + batch], k, chunk)[0] for i in range(0, len(x), batch)])

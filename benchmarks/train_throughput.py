@@ -82,11 +82,11 @@ def bare_steps_per_second(model, ds, split, device, batch: int, steps: int) -> f
 
 def harness_steps_per_second(model, ds, split, device, batch: int, steps: int) -> float:
     from dgmbench.specs import Budget
-    from dgmbench.training import fit
+    from dgmbench.training import Hooks, TrainingRun, fit
 
     budget = Budget("bench", epochs=1000, batch_size=batch, lr=1e-4, max_steps=steps)
     start = time.perf_counter()
-    fit(model, split, ds, budget, device, progress=False)
+    fit(model, split, TrainingRun(ds, budget, device), Hooks(progress=False))
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return steps / (time.perf_counter() - start)

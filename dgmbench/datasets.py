@@ -104,7 +104,8 @@ def _torchvision(cls_name: str, name: str, where: str, **kwargs):
         if download:
             raise DataError(f"{name}: download failed ({exc}); check the network, or copy the files to {where}")
         if "not found" in str(exc).lower():
-            raise DataError(f"{name} not found under {where}: copy torchvision's files there, or pass --download") \
+            raise DataError(f"{name} not found under {where}: copy torchvision's files there, point --data-root "
+                            "(or DGMBENCH_DATA) at the folder that holds them, or pass --download") \
                 from None  # torchvision's own advice ("use download=True") is not for our users
         raise DataError(f"{name} could not be read (corrupt or truncated file?): {exc} [data under {where}]") from None
     except (OSError, ValueError, EOFError) as exc:  # no network, corrupt archive or pickle
@@ -156,7 +157,8 @@ def load_cifar(split: str, root=None, download=False, cls_name: str = "CIFAR10",
     present = [entry for entry in wanted if (folder / entry[0]).is_file()]
     if not present:
         names = ", ".join(e[0] for e in wanted)
-        raise DataError(f"{name} {split} split not found: put {names} under {folder}, or pass --download")
+        raise DataError(f"{name} {split} split not found: put {names} under {folder} (or point --data-root / "
+                        "DGMBENCH_DATA at the folder that holds them), or pass --download")
 
     class Partial(base):  # torchvision checks the md5 of every batch; we check what is there
         train_list = present if split == "train" else []

@@ -22,7 +22,8 @@ Evaluation: a metric that reduces over the test set asks for sharded batches
 noise as in one process) and sums with :func:`all_sum` (NLL: sum of log p over all test examples
 / N; active units: the covariance sums of all ranks); sample features are gathered with
 :func:`gather_rows`. Metrics that do neither see the whole test set on every rank. Only rank 0
-writes: results rows, checkpoints, PNGs, hooks' files.
+writes: results rows, checkpoints, PNGs, hooks' files. So on ``--resume`` rank 0 reads its
+checkpoint and sends it to the others (:func:`from_rank0`): every rank continues from the same step.
 """
 from __future__ import annotations
 
@@ -174,6 +175,15 @@ def gather_rows(array):
     parts = [None] * world_size()
     dist.all_gather_object(parts, array)
     return np.concatenate(parts)
+
+
+def from_rank0(obj):
+    """Rank 0's ``obj`` on every rank (pickled and broadcast; unchanged in one process)."""
+    if not active():
+        return obj
+    box = [obj if is_main() else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def barrier() -> None:

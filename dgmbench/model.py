@@ -140,3 +140,14 @@ class Model(nn.Module):
         loss.backward()
         opt.step()
         return {"loss": loss.detach()}
+
+
+def model_input_for(model, dataset, x: torch.Tensor, generator=None) -> torch.Tensor:
+    """What the model sees of data ``x`` in [0, 1]: dequantized data y = (x (L - 1) + u) / L for a
+    continuous density (``likelihood = "continuous"``, L = ``dataset.levels``), the levels otherwise.
+    The training loop and the metrics both feed models through this."""
+    if getattr(model, "likelihood", "none") == "continuous":
+        from .data import dequantize
+
+        return dequantize(x, dataset.levels, generator)
+    return x

@@ -10,6 +10,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ from tqdm.auto import tqdm
 from . import distributed
 from .data import DataSplit
 from .errors import DgmbenchError, TrainingDiverged
-from .metrics import model_input_for
+from .model import model_input_for
 from .specs import Budget, DatasetSpec
 
 
@@ -147,7 +148,7 @@ def save_checkpoint(path: Path, model, optimizers, state: TrainState, record_jso
     except (OSError, RuntimeError) as exc:  # a full disk: keep the last checkpoint, leave no partial file
         tmp.unlink(missing_ok=True)
         full = getattr(exc, "errno", None) == errno.ENOSPC or "write" in str(exc).lower()
-        why = "no space left on the device" if full else str(exc).splitlines()[0]
+        why = "disk full (no space left on the device)" if full else str(exc).splitlines()[0]
         raise DgmbenchError(f"cannot write checkpoint {path}: {why} (the previous checkpoint is kept; "
                             "free some space and continue with --resume)") from None
 
@@ -165,8 +166,17 @@ def load_checkpoint(path: Path) -> dict:
         raise DgmbenchError(f"checkpoint {path} could not be read ({type(exc).__name__}: {first})") from None
 
 
+def nonfinite_weights(model) -> list[str]:
+    """The names of the model's floating-point parameters and buffers holding NaN or inf."""
+    return [name for name, t in [*model.named_parameters(), *model.named_buffers()]
+            if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+
+
 def _held_out(evaluate, model, device: torch.device) -> dict:
-    """One held-out point, without touching the training's random streams or mode."""
+    """One held-out point, without touching the training's random streams or mode; none for a
+    model whose weights are not finite (the run then ends ``partial``, see dgmbench.run)."""
+    if nonfinite_weights(model):
+        return {}
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         model.eval()
         try:
@@ -186,37 +196,57 @@ def _log(state: TrainState, values: dict, on_log) -> None:
         on_log(state.step, {f"train/{k}": v for k, v in values.items()})
 
 
-def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: torch.device, *,
-        checkpoint: Path | None = None, resume: bool = False, record_json: str = "{}",
-        on_epoch_end=None, progress: bool = True, seed: int = 0, state: TrainState | None = None,
-        evaluate=None, shown: tuple[str, str] = ("", ""), on_log=None) -> TrainState:
-    """Train ``model`` within ``budget`` and return the final state (``state``, updated in place when
-    given, so a caller sees the progress of an interrupted run).
+@dataclass
+class TrainingRun:
+    """What :func:`fit` needs to know about the run it trains (a :class:`dgmbench.run.Run` has the
+    same attributes): the data's spec, the budget, the device, the seed of the shuffles, and where
+    the checkpoint goes (``None``: no checkpoint) and whether to continue from it."""
+
+    dataset: DatasetSpec
+    budget: Budget
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    seed: int = 0
+    checkpoint: Path | None = None
+    resume: bool = False
+    record_json: str = "{}"
+
+
+@dataclass
+class Hooks:
+    """What :func:`fit` calls besides the model: ``log(step, values)`` sees every value read (the
+    training logs, and the held-out ones); ``epoch_end(epoch, logs)`` returns True to stop;
+    ``evaluate()`` returns held-out values (e.g. ``{"test/bpd": ...}``), run every ``eval_every``
+    steps and at the end; ``progress`` shows a progress bar, with the held-out value named
+    ``shown[0]`` under the label ``shown[1]``."""
+
+    log: Callable[[int, dict], None] | None = None
+    epoch_end: Callable[[int, dict], bool] | None = None
+    evaluate: Callable[[], dict] | None = None
+    progress: bool = True
+    shown: tuple[str, str] = ("", "")
+
+
+def fit(model, train: DataSplit, run: TrainingRun, hooks: Hooks | None = None,
+        state: TrainState | None = None) -> TrainState:
+    """Train ``model`` on ``train`` within ``run.budget`` and return the final state (``state``,
+    updated in place when given, so a caller sees the progress of an interrupted run).
 
     A model with a ``fit`` method is fitted in one call on the whole training split; any other
     takes ``planned_steps`` calls of its ``train_step``. Logs are read every ``budget.log_every``
-    steps and at each epoch's end; ``evaluate()`` (held-out values, e.g. ``{"test/bpd": ...}``) runs
-    every ``eval_every`` steps and at the end, and the progress bar shows the one named ``shown[0]``
-    with the label ``shown[1]``; ``on_log(step, values)`` sees every values read (the training logs,
-    and the held-out ones). Raises :class:`TrainingDiverged`,
-    naming the step, when a log turns NaN/inf (within ``log_every`` steps). ``--max-seconds`` ends
-    training early with ``state.stopped`` set. A ``KeyboardInterrupt`` passes through; the
-    checkpoint of the last completed epoch is where ``--resume`` continues.
+    steps and at each epoch's end. Raises :class:`TrainingDiverged`, naming the step, when a log
+    turns NaN/inf (within ``log_every`` steps). ``--max-seconds`` ends training early with
+    ``state.stopped`` set. A ``KeyboardInterrupt`` passes through; the checkpoint of the last
+    completed epoch is where ``run.resume`` continues.
     """
+    hooks = hooks or Hooks()
+    budget, device, checkpoint = run.budget, run.device, run.checkpoint
     model.to(device).train()
     state = state if state is not None else TrainState()
     if has_fit(model):
-        return _fit_in_one_call(model, train, dataset, device, state, evaluate, progress, shown, checkpoint,
-                                record_json)
+        return _fit_in_one_call(model, train, run, hooks, state)
     optimizers = list(model.configure_optimizers(budget.lr) or [])
-    if resume and checkpoint is not None and checkpoint.exists():
-        ck = load_checkpoint(checkpoint)
-        model.load_state_dict(ck["model"])
-        for opt, sd in zip(optimizers, ck["optimizers"]):
-            opt.load_state_dict(sd)
-        state.epoch, state.step, state.seconds = ck["epoch"], ck["step"], ck["seconds"]
-        state.history, state.images = [h for h in ck["history"] if "name" in h], ck.get("images", 0)
-        torch.set_rng_state(ck["torch_rng"])
+    if run.resume:
+        _resume(model, optimizers, state, checkpoint)
     distributed.check_batch_size(budget.batch_size)
     distributed.prepare(model, optimizers)  # under torchrun: rank 0's weights; gradients averaged per step
     per_epoch = train.steps_per_epoch(budget.batch_size)
@@ -225,38 +255,38 @@ def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: t
     log_every = max(1, budget.log_every)
     eval_every = budget.eval_every or max(1, state.planned_steps // 10)
     autocast = autocast_for(device)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(run.seed)
     for _ in range(state.epoch):  # the shuffles a resumed run would have drawn
         torch.randperm(len(train), generator=generator)
     logs, postfix = LogBuffer(), {}
-    bar = tqdm(total=state.planned_steps, initial=min(state.step, state.planned_steps), disable=not progress,
+    bar = tqdm(total=state.planned_steps, initial=min(state.step, state.planned_steps), disable=not hooks.progress,
                unit="step", desc="train", dynamic_ncols=True, leave=False)
 
     evaluated_at = [None]
 
     def held_out_point():
-        if evaluate is not None and evaluated_at[0] != state.step:
+        if hooks.evaluate is not None and evaluated_at[0] != state.step:
             evaluated_at[0] = state.step
-            values = _held_out(evaluate, model, device)
+            values = _held_out(hooks.evaluate, model, device)
             _record(state, state.step, values)
-            if on_log is not None:
-                on_log(state.step, values)
-            if shown[0] in values:
-                postfix[shown[1]] = f"{values[shown[0]]:.4g}"
+            if hooks.log is not None:
+                hooks.log(state.step, values)
+            if hooks.shown[0] in values:
+                postfix[hooks.shown[1]] = f"{values[hooks.shown[0]]:.4g}"
 
     try:
         while state.step < state.planned_steps and not state.stopped:
             start, eval_seconds = time.perf_counter(), 0.0
             for x, y in train.batches(budget.batch_size, shuffle=True, generator=generator, device=device,
                                       wrap=True):
-                x = model_input_for(model, dataset, x)
+                x = model_input_for(model, run.dataset, x)
                 x, y = distributed.shard(x, y)  # under torchrun: this process's slice of the global batch
                 logs.add(state.step + 1, model.train_step(x, y, optimizers, state.step, autocast))
                 state.step += 1
                 state.images += len(x) * distributed.world_size()
                 bar.update(1)
                 if state.step % log_every == 0:
-                    _log(state, logs.read(per_epoch), on_log)
+                    _log(state, logs.read(per_epoch), hooks.log)
                     postfix.update({k: f"{v:.4g}" for k, v in _latest(state, "train/").items()})
                     bar.set_postfix(postfix, refresh=False)
                 if state.step >= state.planned_steps:
@@ -270,14 +300,14 @@ def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: t
                     state.stopped = f"--max-seconds {budget.max_seconds:g}"
                     break
             if logs.pending:  # the epoch's last steps, read at its end
-                _log(state, logs.read(per_epoch), on_log)
+                _log(state, logs.read(per_epoch), hooks.log)
             state.seconds += time.perf_counter() - start - eval_seconds
             state.epoch += 1
             epoch_logs = {"epoch": state.epoch, "step": state.step, "seconds": state.seconds, **logs.epoch_means()}
             if checkpoint is not None and distributed.is_main():
-                save_checkpoint(checkpoint, model, optimizers, state, record_json)
-            if on_epoch_end is not None and distributed.any_rank(bool(on_epoch_end(state.epoch, epoch_logs))) and \
-                    state.step < state.planned_steps:
+                save_checkpoint(checkpoint, model, optimizers, state, run.record_json)
+            if hooks.epoch_end is not None and distributed.any_rank(bool(hooks.epoch_end(state.epoch, epoch_logs))) \
+                    and state.step < state.planned_steps:
                 state.stopped = "a dgmbench_epoch_end hook"
         held_out_point()
         if state.stopped:
@@ -287,6 +317,33 @@ def fit(model, train: DataSplit, dataset: DatasetSpec, budget: Budget, device: t
     distributed.finish(model)  # every process evaluates rank 0's weights and buffers
     model.eval()
     return state
+
+
+def _resume(model, optimizers, state: TrainState, checkpoint: Path | None) -> None:
+    """Continue from the checkpoint, when there is one. Under torchrun only rank 0's run folder
+    holds one: rank 0 reads it and every rank continues from it (or every rank raises its error)."""
+    ck = None
+    if distributed.is_main() and checkpoint is not None and checkpoint.exists():
+        try:
+            ck = load_checkpoint(checkpoint)
+        except DgmbenchError as exc:
+            ck = exc
+    ck = distributed.from_rank0(ck)
+    if isinstance(ck, DgmbenchError):
+        raise ck
+    if ck is None:
+        return
+    try:
+        model.load_state_dict(ck["model"])
+        for opt, sd in zip(optimizers, ck["optimizers"]):
+            opt.load_state_dict(sd)
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:  # torch's mismatch message runs to many lines
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise DgmbenchError(f"checkpoint {checkpoint} does not fit this model ({first}); another model or config "
+                            "wrote it: move it aside, or run without --resume") from None
+    state.epoch, state.step, state.seconds = ck["epoch"], ck["step"], ck["seconds"]
+    state.history, state.images = [h for h in ck["history"] if "name" in h], ck.get("images", 0)
+    torch.set_rng_state(ck["torch_rng"])
 
 
 def _latest(state: TrainState, prefix: str) -> dict:
@@ -299,24 +356,22 @@ def _latest(state: TrainState, prefix: str) -> dict:
     return out
 
 
-def _fit_in_one_call(model, train: DataSplit, dataset: DatasetSpec, device, state: TrainState, evaluate,
-                     progress: bool, shown: tuple[str, str], checkpoint: Path | None, record_json: str
-                     ) -> TrainState:
+def _fit_in_one_call(model, train: DataSplit, run: TrainingRun, hooks: Hooks, state: TrainState) -> TrainState:
     """``model.fit(x, y)`` once on the whole training split (as the model sees it: dequantized or
     binarized), like a scikit-learn estimator; its returned logs are recorded at step 0."""
     start = time.perf_counter()
-    x, y = next(train.batches(len(train), device=device))
+    x, y = next(train.batches(len(train), device=run.device))
     with torch.no_grad():
-        logs = model.fit(model_input_for(model, dataset, x), y) or {}
+        logs = model.fit(model_input_for(model, run.dataset, x), y) or {}
     state.seconds += time.perf_counter() - start
     state.epoch, state.planned_epochs, state.images = 1, 1, len(train)
     _record(state, 0, {k: float(v) for k, v in logs.items()}, "train/")
-    if checkpoint is not None and distributed.is_main():
-        save_checkpoint(checkpoint, model, [], state, record_json)
-    if evaluate is not None:
-        values = _held_out(evaluate, model, device)
+    if run.checkpoint is not None and distributed.is_main():
+        save_checkpoint(run.checkpoint, model, [], state, run.record_json)
+    if hooks.evaluate is not None:
+        values = _held_out(hooks.evaluate, model, run.device)
         _record(state, 0, values)
-        if progress and shown[0] in values:
-            print(f"fitted in one call on {len(train)} examples; {shown[1]} {values[shown[0]]:.4g}")
+        if hooks.progress and hooks.shown[0] in values:
+            print(f"fitted in one call on {len(train)} examples; {hooks.shown[1]} {values[hooks.shown[0]]:.4g}")
     model.eval()
     return state

@@ -9,7 +9,7 @@ import torch
 from dgmbench.data import DataSplit
 from dgmbench.errors import DgmbenchError
 from dgmbench.metrics import MetricContext, iw_plan
-from dgmbench.metrics.latent import importance_sampled_nll
+from dgmbench.metrics.likelihood import iw_log_likelihood
 from dgmbench.model import Model
 from dgmbench.specs import DatasetSpec
 
@@ -64,7 +64,7 @@ def test_no_call_exceeds_the_memory_bound(cap):
     model = Counted()
     ctx = ctx_for(model, nll_max_bytes=cap)
     batch, chunk = iw_plan.plan(ctx, 500)
-    importance_sampled_nll(ctx, 500)
+    iw_log_likelihood(ctx, 500)
     assert model.largest * PAD * 4 <= cap  # the probe's calls included
     assert batch * chunk * PAD * 4 <= cap
     assert model.largest >= cap // (PAD * 4) // 4  # and it does use the room it has (within the x2 steps)
@@ -91,7 +91,7 @@ def test_estimate_does_not_depend_on_the_plan():
         ctx = ctx_for(model, **options)
         iw_plan.plan(ctx, k)  # the probe (cached now) draws too: start the count after it
         model.seen.clear()
-        est = importance_sampled_nll(ctx, k)
+        est = iw_log_likelihood(ctx, k)
         assert all(v == k for v in model.seen.values()) and len(model.seen) == 40
         values.append((est["log_p_sum"], est["nll_elbo"]))
     x = ctx_for(Counted()).test.x.double()
@@ -143,5 +143,5 @@ def test_cuda_calls_stay_within_the_free_memory_bound():
     base = torch.cuda.memory_allocated()
     bound = iw_plan.memory_bound(device, {})
     torch.cuda.reset_peak_memory_stats()
-    importance_sampled_nll(ctx, 200_000)
+    iw_log_likelihood(ctx, 200_000)
     assert torch.cuda.max_memory_allocated() - base <= bound

@@ -15,14 +15,8 @@ import torch
 from dgmbench.data import DataSplit
 from dgmbench.errors import UnsupportedMetric
 from dgmbench.metrics import MetricContext
-from dgmbench.metrics.latent import (
-    active_units,
-    elbo_surgery,
-    importance_sampled_nll,
-    log_mean_weights,
-    plan_chunks,
-)
-from dgmbench.metrics.likelihood import nll
+from dgmbench.metrics.latent import active_units, elbo_surgery
+from dgmbench.metrics.likelihood import iw_log_likelihood, log_mean_weights, nll, plan_chunks
 from dgmbench.model import Model
 from dgmbench.plugins import load_registry
 from dgmbench.runner import check_metrics
@@ -98,7 +92,7 @@ def context(model, n=300, seed=0, **options):
 
 
 def estimate(ctx, k):
-    est = importance_sampled_nll(ctx, k)
+    est = iw_log_likelihood(ctx, k)
     return est["log_p_sum"] / est["n"], est
 
 
@@ -248,7 +242,7 @@ def test_harness_refuses_metrics_the_model_cannot_support():
     with pytest.raises(UnsupportedMetric, match="metric 'elbo_surgery' needs encode\\+iw_bound"):
         check_metrics(reg, ["elbo_surgery"], ModelSpec("enc", "x:y", capabilities=["encode"]))
     with pytest.raises(UnsupportedMetric, match="needs iw_bound"):
-        importance_sampled_nll(context(Encoder(), n=10), 10)
+        iw_log_likelihood(context(Encoder(), n=10), 10)
 
 
 def test_iwae_table_protocol_joins_the_reference():

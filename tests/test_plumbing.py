@@ -12,7 +12,7 @@ from dgmbench.metrics.frechet import kernel_inception_distance, mean_cov, precis
 from dgmbench.metrics.latent import active_units
 from dgmbench.model import Model
 from dgmbench.specs import Budget, DatasetSpec
-from dgmbench.training import fit, load_checkpoint
+from dgmbench.training import Hooks, TrainingRun, fit, load_checkpoint
 
 SPEC = DatasetSpec("vectors", load="x:y", shape=(4,), levels=None)
 
@@ -51,13 +51,12 @@ def _train(tmp, resume_after=None):
             raise KeyboardInterrupt
 
     try:
-        fit(model, DataSplit(x), SPEC, budget, torch.device("cpu"), checkpoint=ck, progress=False,
-            on_epoch_end=interrupt if resume_after else None, seed=3)
+        fit(model, DataSplit(x), TrainingRun(SPEC, budget, seed=3, checkpoint=ck),
+            Hooks(epoch_end=interrupt if resume_after else None, progress=False))
     except KeyboardInterrupt:
         torch.manual_seed(12345)  # whatever the process did next must not matter
         model = NoisyGaussian()
-        fit(model, DataSplit(x), SPEC, budget, torch.device("cpu"), checkpoint=ck, progress=False, resume=True,
-            seed=3)
+        fit(model, DataSplit(x), TrainingRun(SPEC, budget, seed=3, checkpoint=ck, resume=True), Hooks(progress=False))
     return model, load_checkpoint(ck)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..metrics.frechet import mean_cov
+from ..moments import mean_cov
 from . import FeatureNet, cache_dir, data_hash, extract, safe_name, sha256_bytes
 
 FORMAT = 1

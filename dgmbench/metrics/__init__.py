@@ -8,7 +8,8 @@ from typing import Any, Iterator
 import torch
 
 from .. import distributed
-from ..data import DataSplit, dequantize
+from ..data import DataSplit
+from ..model import model_input_for  # noqa: F401  (what metrics feed a model; also importable from here)
 from ..specs import DatasetSpec
 
 #: the seed of every test set's random draws (the same for all runs, models and seeds)
@@ -62,13 +63,6 @@ class MetricContext:
             if shard:
                 x, y = distributed.shard(x, y)
             yield x, y
-
-
-def model_input_for(model, dataset: DatasetSpec, x: torch.Tensor, generator=None) -> torch.Tensor:
-    """What the model sees: dequantized data for continuous densities, the levels otherwise."""
-    if getattr(model, "likelihood", "none") == "continuous":
-        return dequantize(x, dataset.levels, generator)
-    return x
 
 
 # The public array-level API (docs/metrics.md): metrics of your own arrays and models.

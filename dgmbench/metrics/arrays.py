@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from .frechet import fid_from_features, inception_score, kernel_inception_distance, precision_recall
-from .latent import log_mean_weights
+from .likelihood import log_mean_weights
 
 __all__ = ["fid_from_features", "kernel_inception_distance", "inception_score", "precision_recall",
            "importance_sampled_nll"]

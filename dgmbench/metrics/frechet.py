@@ -26,13 +26,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-
-def mean_cov(features) -> tuple[np.ndarray, np.ndarray]:
-    """Float64 mean and unbiased covariance (rows are examples)."""
-    f = np.asarray(features, dtype=np.float64)
-    if f.ndim != 2 or len(f) < 2:
-        raise ValueError(f"need at least two feature vectors as a (n, d) array, got shape {f.shape}")
-    return f.mean(0), np.atleast_2d(np.cov(f, rowvar=False))
+from ..moments import mean_cov  # noqa: F401  (part of this module's API)
 
 
 def psd_sqrt(s: np.ndarray) -> np.ndarray:

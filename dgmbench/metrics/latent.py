@@ -1,10 +1,6 @@
-"""Metrics of latent-variable models, for any model with the right capabilities.
+"""Metrics of latent-variable models, for any model with the right capabilities (the importance-
+sampled likelihood estimate is in :mod:`dgmbench.metrics.likelihood`).
 
-* :func:`importance_sampled_nll` (used by the ``nll`` metric for models with ``iw_bound``):
-  the importance-sampled estimate of Burda et al. (2016),
-      log p(x) ~= log (1/k) sum_{i=1..k} w_i,   log w_i = log p(x, z_i) - log q(z_i | x),  z_i ~ q(z | x),
-  a lower bound in expectation that rises to log p(x) as k grows (k = 5000 in the paper), with the
-  ELBO E_q[log w] estimated from the same k weights and the gap between the two.
 * :func:`active_units` (needs ``encode``): unit u of a stochastic layer is active when
       A_u = Cov_x(E_{q(u | x)}[u]) > 0.01                         (Burda et al. 2016, Sec. 5.2)
   over the test set, counted per stochastic layer.
@@ -22,74 +18,6 @@ import torch
 from ..distributed import all_sum, all_sum_
 from ..errors import UnsupportedMetric
 from . import MetricContext
-
-
-def _progress(total: int, desc: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="img", leave=False, dynamic_ncols=True, disable=None)
-
-
-def plan_chunks(ctx: MetricContext, k: int) -> tuple[int, int]:
-    """(images per call, samples per call) for the k-sample estimate: measured on the model and
-    device within a memory bound (:mod:`dgmbench.metrics.iw_plan`), or fixed by the options
-    ``nll_batch`` / ``nll_chunk``."""
-    from .iw_plan import plan
-
-    return plan(ctx, k)
-
-
-def log_mean_weights(model, x: torch.Tensor, k: int, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(log (1/k) sum_i w_i, (1/k) sum_i log w_i) per example, in float64, drawing the k samples
-    ``chunk`` at a time: the log-sum-exp runs over chunks with torch.logaddexp, so nothing
-    overflows and memory stays at one chunk. A CUDA out-of-memory error halves the chunk."""
-    acc = torch.full((len(x),), -math.inf, dtype=torch.float64, device=x.device)
-    mean_log_w = torch.zeros(len(x), dtype=torch.float64, device=x.device)
-    done = 0
-    while done < k:
-        c = min(chunk, k - done)
-        try:
-            log_w = model.log_importance_weights(x, c).double()
-        except torch.cuda.OutOfMemoryError:
-            if chunk == 1:
-                raise
-            chunk = max(1, chunk // 2)
-            torch.cuda.empty_cache()
-            continue
-        acc = torch.logaddexp(acc, torch.logsumexp(log_w, 0))
-        mean_log_w += log_w.sum(0)
-        done += c
-    return acc - math.log(k), mean_log_w / k
-
-
-@torch.no_grad()
-def importance_sampled_nll(ctx: MetricContext, k: int) -> dict:
-    """The k-sample importance-sampled log-likelihood over the test set.
-
-    Returns ``log_p_sum`` (sum over test examples of log (1/k) sum_i w_i, in nats; the ``nll``
-    metric negates and averages it), ``n`` (examples), ``nll_elbo`` (-mean ELBO, the NLL
-    bound the ELBO gives, discretization included like ``nll``; >= nll up to noise),
-    ``elbo_gap`` (mean of log p_k(x) - ELBO(x) >= 0 in expectation, nats) and ``nll_k``."""
-    from .likelihood import discretization_nats
-
-    model = ctx.model
-    if "iw_bound" not in model.capabilities():
-        raise UnsupportedMetric(f"importance-sampled NLL needs iw_bound (log_importance_weights); "
-                                f"{type(model).__name__} has {', '.join(sorted(model.capabilities())) or 'none'}")
-    batch, chunk = plan_chunks(ctx, k)
-    log_p_sum = elbo_sum = 0.0
-    n = 0
-    bar = _progress(len(ctx.test), f"nll (k={k})")
-    for x, _ in ctx.test_batches(batch, shard=True):
-        log_p, elbo = log_mean_weights(model, x, k, chunk)
-        log_p_sum += log_p.sum().item()
-        elbo_sum += elbo.sum().item()
-        n += len(x)
-        bar.update(len(x))
-    bar.close()
-    log_p_sum, elbo_sum, n = all_sum(log_p_sum, elbo_sum, n)  # under torchrun: over every process's examples
-    return {"log_p_sum": log_p_sum, "n": n, "nll_elbo": -elbo_sum / n + discretization_nats(ctx),
-            "elbo_gap": (log_p_sum - elbo_sum) / n, "nll_k": float(k)}
 
 
 @torch.no_grad()

@@ -10,8 +10,9 @@ from gan_helpers import make
 from dgmbench.plugins import load_registry
 from dgmbench.runner import load_split
 from dgmbench.specs import Budget, RunRecord
-from dgmbench.training import fit
+from dgmbench.training import Hooks, TrainingRun, fit
 
+QUIET = Hooks(progress=False)
 MODELS = ["gan", "nsgan", "lsgan", "wgan", "wgan-gp", "dragan", "began", "ebgan", "cgan", "acgan", "infogan"]
 NO_AUTOCAST = contextlib.nullcontext
 
@@ -24,8 +25,7 @@ def ring8(n=512):
 @pytest.mark.parametrize("name", MODELS)
 def test_every_model_trains_on_ring8_without_nan(registry, name):
     model, ds = make(registry, name)
-    state = fit(model, ring8(), ds, Budget("t", epochs=1, batch_size=32, lr=1e-3), torch.device("cpu"),
-                progress=False)
+    state = fit(model, ring8(), TrainingRun(ds, Budget("t", epochs=1, batch_size=32, lr=1e-3)), QUIET)
     assert state.step == 16
     x = model.sample(100)
     assert x.shape == (100, 2) and torch.isfinite(x).all()
@@ -39,7 +39,7 @@ def test_every_model_trains_on_ring8_without_nan(registry, name):
 def test_image_samples_have_the_data_shape_and_range(registry, name, dataset):
     model, ds = make(registry, name, dataset)
     split = load_split(ds, "train", RunRecord(model=name, dataset=dataset), 64)
-    fit(model, split, ds, Budget("t", epochs=1, batch_size=32, lr=2e-4), torch.device("cpu"), progress=False)
+    fit(model, split, TrainingRun(ds, Budget("t", epochs=1, batch_size=32, lr=2e-4)), QUIET)
     x = model.sample(10)
     assert x.shape == (10, 1, 8, 8) and float(x.min()) >= 0 and float(x.max()) <= 1
 
@@ -73,13 +73,13 @@ def test_resume_continues_with_identical_generator_weights(registry, tmp_path):
     data = ring8(256)
     torch.manual_seed(1)
     straight, ds = make(registry, "wgan-gp")
-    fit(straight, data, ds, budget2, torch.device("cpu"), progress=False, checkpoint=tmp_path / "a.pt")
+    fit(straight, data, TrainingRun(ds, budget2, checkpoint=tmp_path / "a.pt"), QUIET)
     torch.manual_seed(1)
     first, _ = make(registry, "wgan-gp")
-    fit(first, data, ds, budget2.replace(epochs=1), torch.device("cpu"), progress=False, checkpoint=tmp_path / "b.pt")
+    fit(first, data, TrainingRun(ds, budget2.replace(epochs=1), checkpoint=tmp_path / "b.pt"), QUIET)
     torch.manual_seed(123)   # a fresh process: other initial weights, another random state
     resumed, _ = make(registry, "wgan-gp")
-    fit(resumed, data, ds, budget2, torch.device("cpu"), progress=False, checkpoint=tmp_path / "b.pt", resume=True)
+    fit(resumed, data, TrainingRun(ds, budget2, checkpoint=tmp_path / "b.pt", resume=True), QUIET)
     assert int(resumed.g_updates) == int(straight.g_updates) == 3 and int(resumed.d_updates) == 16
     for (name, a), b in zip(straight.G.state_dict().items(), resumed.G.state_dict().values()):
         assert torch.equal(a, b), name
@@ -120,8 +120,7 @@ def test_all_tricks_together_train(registry):
     model, ds = make(registry, "nsgan", feature_matching=True, minibatch_features=4, historical_averaging=0.01,
                      label_smoothing=0.9, vbn=True, spectral_norm=True)
     assert any(hasattr(m, "parametrizations") for m in model.D.modules())
-    state = fit(model, ring8(256), ds, Budget("t", epochs=1, batch_size=32, lr=1e-3), torch.device("cpu"),
-                progress=False)
+    state = fit(model, ring8(256), TrainingRun(ds, Budget("t", epochs=1, batch_size=32, lr=1e-3)), QUIET)
     assert state.step == 8 and torch.isfinite(model.sample(50)).all()
     logs = state.history
     assert logs  # the harness logged the run
