@@ -6,7 +6,12 @@ and RevNets there): SGD with momentum 0.9, weight decay ``weight_decay`` (2e-4) 
 learning rate ``lr`` (the budget's; 0.1 in ``full``) divided by 10 at each step in
 ``lr_milestones`` (40,000 and 60,000 of 80,000 steps of batch 100), cross-entropy on randomly
 cropped (4-pixel zero padding) and horizontally flipped images (:mod:`dgmbench.augment`).
-Inputs in [0, 1] are standardized as (x - 0.5) / 0.25. The classifiers train in float32 even where
+The fast recipe of the ``gpu`` budget (one for every architecture, so ResNet against RevNet
+stays a fair comparison): ``lr_schedule="onecycle"`` -- the learning rate rises linearly from
+``lr`` / 25 to ``lr`` over the first 25 % of ``onecycle_steps``, then falls linearly to ``lr`` / 2,500
+(Smith & Topin 2019's one-cycle policy, as torch.optim.lr_scheduler.OneCycleLR with linear
+annealing) -- with ``label_smoothing`` 0.1 on the cross-entropy (Szegedy et al. 2016) and large
+batches. Inputs in [0, 1] are standardized as (x - 0.5) / 0.25. The classifiers train in float32 even where
 the harness offers bf16 autocast: a RevNet's backward reconstructs activations by subtraction,
 which bf16 rounding would spoil, and the three families are compared under one precision.
 """
@@ -20,7 +25,7 @@ from dgmbench.augment import random_crop_flip
 from dgmbench.model import Model
 
 TRAIN_DEFAULTS = {"weight_decay": 2e-4, "momentum": 0.9, "lr_milestones": [40000, 60000], "augment": True,
-                  "crop_padding": 4}
+                  "crop_padding": 4, "lr_schedule": "milestones", "onecycle_steps": 0, "label_smoothing": 0.0}
 
 
 def preact(c_in: int, c_out: int, kernel: int, stride: int = 1, activate: bool = True) -> list[nn.Module]:
@@ -88,7 +93,7 @@ class Classifier(Model):
             raise ValueError("a classifier needs labels")
         if self.config.get("augment", True) and self.training:
             x = random_crop_flip(x, padding=int(self.config.get("crop_padding", 4)))
-        return F.cross_entropy(self.classify(x), y)
+        return F.cross_entropy(self.classify(x), y, label_smoothing=float(self.config.get("label_smoothing", 0.0)))
 
     def configure_optimizers(self, lr: float):
         decay = [p for n, p in self.named_parameters() if p.ndim > 1]  # conv and linear weights
@@ -99,7 +104,14 @@ class Classifier(Model):
                                 lr=lr, momentum=float(self.config.get("momentum", 0.9)))]
 
     def lr_at(self, step: int, base: float) -> float:
-        """``base`` divided by 10 for each milestone passed (steps counted from 0)."""
+        """``base`` divided by 10 for each milestone passed (steps counted from 0), or the one-cycle
+        schedule over ``onecycle_steps`` (see the module docstring)."""
+        if self.config.get("lr_schedule", "milestones") == "onecycle":
+            total = max(1, int(self.config.get("onecycle_steps") or 1))
+            up = max(1, int(0.25 * total))
+            if step < up:
+                return base / 25 + (base - base / 25) * step / up
+            return base + (base / 2500 - base) * min(1.0, (step - up) / max(1, total - up))
         passed = sum(step >= m for m in self.config.get("lr_milestones", []))
         return base * 0.1 ** passed
 

@@ -18,7 +18,8 @@ IREVNET_SMALL = {"init_ds": 1, "blocks": [2, 2, 2], "strides": [1, 2, 2], "chann
                  "dropout": 0.0}
 CLASSIFY = ["classify"]
 #: the training keys every classifier takes (dgmbench_reversible.classifier.TRAIN_DEFAULTS)
-TRAIN_CONFIG = {"weight_decay": float, "momentum": float, "lr_milestones": list, "augment": bool, "crop_padding": int}
+TRAIN_CONFIG = {"weight_decay": float, "momentum": float, "lr_milestones": list, "augment": bool, "crop_padding": int,
+                "lr_schedule": str, "onecycle_steps": int, "label_smoothing": float}
 
 #: the RevNet authors' released CIFAR schedule (both families): 80,000 steps of batch 100, SGD
 #: momentum 0.9, lr 0.1 / 10 at 40,000 and 60,000 steps, weight decay 2e-4 (in the model config)
@@ -28,17 +29,28 @@ PAPER_SCHEDULE = {"epochs": 160, "max_steps": 80000, "batch_size": 100, "lr": 0.
 #: epochs capped at the paper's 80,000 steps, at the paper's batch size and learning rate.
 MODEL_BUDGETS = {"full": {"max_steps": 80000, "batch_size": 100, "lr": 0.1}, "quick": {"batch_size": 100, "lr": 0.1},
                  "smoke": {"lr": 0.05}}
+#: the fast CIFAR recipe of the gpu budget, one for every architecture: batch 512, peak lr 0.4 (0.1 per
+#: 128 images), one-cycle schedule and label smoothing 0.1 through the model config that the GPU queue
+#: passes (--config lr_schedule=onecycle onecycle_steps=1500 label_smoothing=0.1; see classifier.py)
+FAST_RECIPE = {"epochs": 1000, "max_steps": 1500, "batch_size": 512, "lr": 0.4,
+               "note": "1,500 steps of batch 512 (15 epochs) with the one-cycle recipe (--config lr_schedule=onecycle "
+                       "onecycle_steps=1500 label_smoothing=0.1); the paper: 80,000 steps of batch 100 (160 epochs), "
+                       "so 9.6 % of its training images"}
+CPU_CLASSIFIER = {"epochs": 1000, "max_steps": 80, "batch_size": 64, "lr": 0.05, "max_test_examples": 1000,
+                  "note": "80 steps of batch 64 (0.06 % of the paper's 80,000 x 100 images), 1,000 test images: "
+                          "a check that every cell trains, far from the paper's errors"}
+RESNET_CONFIG = {"depth": int, "units": list, "bottleneck": bool, "filters": list, "strides": list}
 
 
 @hookimpl
 def dgmbench_models():
     return [
         ModelSpec("resnet", "dgmbench_reversible.resnet:build", CLASSIFY, budgets=MODEL_BUDGETS,
-                  defaults={"depth": 32},
+                  defaults={"depth": 32}, config={**RESNET_CONFIG, **TRAIN_CONFIG},
                   description="CIFAR ResNet-32/110 (basic) and ResNet-164 (bottleneck), pre-activation",
                   paper="He, Zhang, Ren & Sun 2016, Deep residual learning for image recognition"),
         ModelSpec("revnet", "dgmbench_reversible.revnet:build", CLASSIFY, budgets=MODEL_BUDGETS,
-                  defaults={"depth": 38},
+                  defaults={"depth": 38}, config={**RESNET_CONFIG, "memory_saving": bool, **TRAIN_CONFIG},
                   description="RevNet-38/110/164: reversible blocks, backward recomputes activations",
                   paper="Gomez, Ren, Urtasun & Grosse 2017, The reversible residual network"),
         ModelSpec("irevnet", "dgmbench_reversible.irevnet:build", ["classify", "invert"], budgets=MODEL_BUDGETS,
@@ -72,7 +84,9 @@ def dgmbench_protocols():
             reference=str(REFERENCES / "revnet_cifar_error.csv"), columns={"top1_error": "top1_error_pct"},
             values=["top5_error", *COST],
             budgets={"full": {**PAPER_SCHEDULE, "metric_options": {"memory_batch": 128}},
-                     "smoke": {"metric_options": {"memory_batch": 16, "throughput_steps": 1}}},
+                     "smoke": {"metric_options": {"memory_batch": 16, "throughput_steps": 1}},
+                     "cpu": {**CPU_CLASSIFIER, "metric_options": {"memory_batch": 32, "throughput_steps": 2}},
+                     "gpu": {**FAST_RECIPE, "metric_options": {"memory_batch": 128}}},
             claims="dgmbench_reversible.claims:revnet_table",
             caption="Top-1 test error in percent (lower is better) of ResNets and RevNets; paper values from "
                     "Gomez et al. 2017, Table 3. saved_mib: peak bytes held for backward in one training step "
@@ -87,7 +101,7 @@ def dgmbench_protocols():
             metrics=["train_memory", "throughput", "parameters"],
             reference=str(REFERENCES / "revnet_memory.csv"), columns={"cuda_peak_mib": "vram_mb"},
             values=["saved_mib", "train_images_per_s", "parameters"],
-            budgets={"full": NO_TRAINING, "quick": NO_TRAINING,
+            budgets={"full": NO_TRAINING, "quick": NO_TRAINING, "cpu": NO_TRAINING, "gpu": NO_TRAINING,
                      "smoke": {**NO_TRAINING, "metric_options": {"memory_batch": 8, "throughput_steps": 1}}},
             claims="dgmbench_reversible.claims:revnet_memory",
             caption="One training step of batch memory_batch (128 in full) per model, nothing trained. saved_mib: peak "
@@ -106,7 +120,7 @@ def dgmbench_protocols():
             metrics=["accuracy", "reconstruction_error", "parameters"],
             reference=str(REFERENCES / "irevnet_imagenet.csv"), columns={"top1_error": "top1_error_pct"},
             values=["top5_error", "reconstruction_error", "reconstruction_error_levels", "parameters"],
-            budgets={"full": PAPER_SCHEDULE},
+            budgets={"full": PAPER_SCHEDULE, "cpu": CPU_CLASSIFIER, "gpu": FAST_RECIPE},
             claims="dgmbench_reversible.claims:irevnet",
             caption="Top-1 error in percent; the paper's rows are ImageNet (Jacobsen et al. 2018, Table 1), ours "
                     "CIFAR-10 (no ImageNet data here). reconstruction_error: max |x - invert(features(x))| on "
