@@ -306,25 +306,25 @@ class RowLSTM(nn.Module):
         pre = self.input_to_state(x)
         h = c = pre.new_zeros(B, self.hidden, W)
         rows = []
-        for i in range(H):
-            h, c = lstm_update(pre[:, :, i] + self.state_to_state(h), c)
+        for pre_i in pre.unbind(2):  # unbind: one backward op, not one zero-filled map per row
+            h, c = lstm_update(pre_i + self.state_to_state(h), c)
             rows.append(h)
         return torch.stack(rows, dim=2)
 
 
 def skew(x: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) -> (B, C, H, W + H - 1): row i shifted right by i (Sec. 3.2, Fig. 3), so each
-    diagonal of the image becomes a column."""
+    diagonal of the image becomes a column. Vectorized: each row padded with H zeros, the rows
+    laid end to end and re-cut at width W + H - 1, so that row i starts i places further right."""
     B, C, H, W = x.shape
-    out = x.new_zeros(B, C, H, W + H - 1)
-    for i in range(H):
-        out[:, :, i, i:i + W] = x[:, :, i]
-    return out
+    flat = F.pad(x, (0, H)).flatten(2)                       # rows of length W + H, end to end
+    return flat[..., :H * (W + H - 1)].view(B, C, H, W + H - 1)
 
 
 def unskew(x: torch.Tensor, width: int) -> torch.Tensor:
-    """The inverse of :func:`skew`."""
-    return torch.stack([x[:, :, i, i:i + width] for i in range(x.shape[2])], dim=2)
+    """The inverse of :func:`skew` (re-cut at width W + H, keep the first W columns)."""
+    B, C, H, _ = x.shape
+    return F.pad(x.flatten(2), (0, H)).view(B, C, H, width + H)[..., :width]
 
 
 class DiagonalLSTM(nn.Module):
@@ -346,8 +346,8 @@ class DiagonalLSTM(nn.Module):
         pre = skew(self.input_to_state(x))
         h = c = pre.new_zeros(B, self.hidden, H)
         cols = []
-        for k in range(pre.shape[3]):
-            h, c = lstm_update(pre[..., k] + self.state_to_state(F.pad(h, (1, 0))), c)  # rows i-1 and i
+        for pre_k in pre.unbind(3):  # unbind: one backward op, not one zero-filled map per column
+            h, c = lstm_update(pre_k + self.state_to_state(F.pad(h, (1, 0))), c)  # rows i-1 and i
             cols.append(h)
         return unskew(torch.stack(cols, dim=3), W)
 
