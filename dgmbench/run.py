@@ -184,6 +184,8 @@ class Run:
         from .metrics import MetricContext
 
         opts = {**self.budget.metric_options, **self.record.options} if options is None else options
+        # the whole splits, uncapped by the budget: feature networks trained once per dataset learn from them
+        fields.setdefault("load_full", lambda split: load_split(self.dataset, split, self.record, None))
         return MetricContext(model=model, dataset=self.dataset, test=test, device=self.device, options=opts,
                              batch_size=max(self.budget.batch_size, 128), seed=self.seed, registry=self.registry,
                              **fields)

@@ -300,3 +300,22 @@ def test_an_installed_fid_helper_file_is_found_without_importing_its_package(tmp
     monkeypatch.delenv("DGMBENCH_INCEPTION", raising=False)
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     assert inception.headless_path() == pkg / "default_1.pt"
+
+
+def test_a_run_capped_by_its_budget_trains_the_domain_network_on_the_whole_split(tmp_path, monkeypatch):
+    """`dgmbench run` under the smoke budget keeps 256 training images; the domain network it scores
+    FID with still learns from every training image of the dataset (and is scored on every test one)."""
+    import json
+
+    from dgmbench.cli import main
+    from dgmbench.datasets import load_digits
+    from dgmbench.features import domain
+
+    monkeypatch.setenv("DGMBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(domain, "default_steps", lambda ctx: 5)
+    assert main(["run", "--plugin", "gaussian", "--budget", "smoke", "--metric", "fid", "--feature-net", "domain",
+                 "--no-progress", "--results", str(tmp_path / "r.sqlite")]) == 0
+    (cached,) = (tmp_path / "cache" / "domain").glob("*.pt")
+    recipe = json.loads(torch.load(cached, weights_only=True)["meta"]["recipe"])
+    assert recipe["train"][0] == len(load_digits("train")) > 256 and recipe["test"][0] == len(load_digits("test"))
