@@ -74,9 +74,13 @@ BUDGETS = {
     "smoke": {"metric_options": {"lossy_n": 64, "domain_net_steps": 300}},
     "cpu": {"epochs": 1000, "max_steps": 1500, "batch_size": 64, "lr": 1e-3, "max_test_examples": 500,
             "eval_every": 500, "metric_options": {"nll_k": 100, "lossy_n": 500, "domain_net_steps": 1000,
-                                                  "curve_n": 200, "curve_k": 20}},
+                                                  "curve_n": 200, "curve_k": 20},
+            "note": "1,500 steps of batch 64 per run (1.6 epochs; Chen et al. train for hundreds of epochs), "
+                    "500 test images, k = 100, preset small"},
     "gpu": {"epochs": 1000, "max_steps": 20000, "batch_size": 128, "lr": 1e-3,
-            "metric_options": {"nll_k": 1000, "lossy_n": 2000, "domain_net_steps": 2000}},
+            "metric_options": {"nll_k": 1000, "lossy_n": 2000, "domain_net_steps": 2000},
+            "note": "20,000 steps of batch 128 per run (43 epochs; a fraction of the paper's schedule), the full "
+                    "test set at k = 1,000, preset small"},
     "quick": {"epochs": 1000, "max_steps": 10000, "batch_size": 64,
               "metric_options": {"nll_k": 1000, "lossy_n": 1000}},
 }
