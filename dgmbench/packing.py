@@ -157,6 +157,14 @@ def start_mps(tmp: Path) -> dict | None:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except (OSError, subprocess.SubprocessError):
         return None
+    try:  # a daemon that started but cannot serve (a sandboxed kernel, say) would fail every worker
+        subprocess.run([sys.executable, "-c", "import torch; torch.zeros(1, device='cuda').sum().item()"],
+                       env={**os.environ, **env}, check=True, timeout=120, capture_output=True)
+    except (OSError, subprocess.SubprocessError):
+        stop_mps(env)
+        print("warning: the CUDA MPS daemon started but a CUDA process could not use it; packing without MPS",
+              file=sys.stderr)
+        return None
     return env
 
 

@@ -1,0 +1,85 @@
+"""benchmarks/gpu-queue and its runner: the queue parses, every step names an existing protocol,
+a budget the protocol sizes, existing cells, and parses as `dgmbench reproduce` does (nothing
+runs); a broken item is refused in one line; landing an item unpacks its tables and dates it."""
+from __future__ import annotations
+
+import importlib.util
+import tarfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def gq(monkeypatch):
+    spec = importlib.util.spec_from_file_location("gpu_queue", ROOT / "benchmarks" / "gpu_queue.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_queue_checks(gq, capsys):
+    assert gq.main(["check"]) == 0, capsys.readouterr().err
+    items = gq.load()
+    assert items[0]["name"] == "mnist-tables" and items[1]["name"] == "cuda-tests"
+    first = {s["reproduce"].split()[0] for s in items[0]["steps"]}
+    assert {"iwae-table", "mnist-nll", "posterior-collapse", "gan-modes", "gan-losses", "disentanglement"} <= first
+    for item in items:
+        assert sum(s["timeout"] for s in item["steps"]) <= 540
+    argv, folder = gq.reproduce_argv(items[0]["steps"][0], "/data")
+    assert argv[:3] == ["dgmbench", "reproduce", "iwae-table"] and "--device" in argv and "cuda" in argv
+    assert folder == Path("leaderboards/iwae-table/gpu-gpu")
+
+
+QUEUE_ITEM = '''[[item]]
+name = "x"
+done = ""
+minutes = 1
+steps = [{{reproduce = "{step}", timeout = {timeout}}}]
+'''
+
+
+@pytest.mark.parametrize("step, timeout, says", [
+    ("nosuch --budget gpu", 10, "no protocol 'nosuch'"),
+    ("posterior-collapse --budget quick", 10, "does not size the budget 'quick'"),
+    ("posterior-collapse --budget gpu --cells nocell", 10, "has no cell 'nocell'"),
+    ("posterior-collapse --budget gpu --jobs", 10, "does not parse"),
+])
+def test_a_broken_step_is_named(gq, tmp_path, monkeypatch, capsys, step, timeout, says):
+    queue = tmp_path / "gpu-queue"
+    queue.write_text(QUEUE_ITEM.format(step=step, timeout=timeout))
+    monkeypatch.setattr(gq, "QUEUE", queue)
+    assert gq.main(["check"]) == 1
+    assert says in capsys.readouterr().err
+
+
+def test_an_item_over_nine_minutes_is_refused(gq, tmp_path, monkeypatch):
+    queue = tmp_path / "gpu-queue"
+    queue.write_text(QUEUE_ITEM.format(step="posterior-collapse --budget gpu", timeout=600))
+    monkeypatch.setattr(gq, "QUEUE", queue)
+    with pytest.raises(SystemExit, match="more than 9 minutes"):
+        gq.load()
+
+
+def test_land_unpacks_and_dates_the_item(gq, tmp_path, monkeypatch):
+    queue = tmp_path / "benchmarks" / "gpu-queue"
+    queue.parent.mkdir()
+    queue.write_text(QUEUE_ITEM.format(step="posterior-collapse --budget gpu", timeout=10)
+                     + QUEUE_ITEM.format(step="posterior-collapse --budget gpu", timeout=10).replace('"x"', '"y"'))
+    monkeypatch.setattr(gq, "QUEUE", queue)
+    monkeypatch.setattr(gq, "ROOT", tmp_path)
+    table = tmp_path / "src" / "leaderboards" / "posterior-collapse" / "gpu-gpu"
+    table.mkdir(parents=True)
+    (table / "posterior-collapse.md").write_text("table")
+    (table / "checkpoint.pt").write_text("big")
+    monkeypatch.chdir(tmp_path / "src")
+    gq.pack("x", [Path("leaderboards/posterior-collapse/gpu-gpu")], tmp_path)
+    assert gq.main(["land", str(tmp_path / "x.tar.gz")]) == 0
+    landed = tmp_path / "leaderboards" / "posterior-collapse" / "gpu-gpu"
+    assert (landed / "posterior-collapse.md").read_text() == "table"
+    assert not (landed / "checkpoint.pt").exists()  # checkpoints stay on the device
+    dated = [i["done"] for i in gq.load()]
+    assert dated[0] and dated[0][:2] == "20" and dated[1] == ""  # only the landed item
+    assert gq.pick(gq.load(), None)["name"] == "y"
