@@ -275,9 +275,9 @@ def test_imagefolder_dataset(tmp_path):
     assert _metrics(run["run_id"])["bpd"] == pytest.approx(8.0, abs=1e-9)
 
 
-def test_leaderboard_formats_put_ours_beside_the_paper(shared_data):
+def test_leaderboard_formats_put_ours_beside_the_paper(partial_cifar10):
     r = run_cli("run", "--plugin", "uniform", "--dataset", "cifar10", "--protocol", "cifar10-bpd", "--budget",
-                "smoke", "--data-root", shared_data, "--no-progress")
+                "smoke", "--data-root", partial_cifar10, "--no-progress")
     assert r.returncode == 0, r.stderr
     assert "found 1 of 5 batch files (10000 images)" in r.stdout
     (run,) = _runs()

@@ -327,44 +327,39 @@ def unskew(x: torch.Tensor, width: int) -> torch.Tensor:
     return F.pad(x.flatten(2), (0, H)).view(B, C, H, width + H)[..., :width]
 
 
-class DiagonalLSTM(nn.Module):
-    """One direction of the Diagonal BiLSTM (van den Oord et al. 2016a, Sec. 3.2): the map is skewed,
-    then processed column by column; the state at (i, j) comes from the states at (i-1, j) and
-    (i, j-1) (a 2 x 1 convolution over the previous skewed column) and the input at (i, j)
-    (a 1 x 1 convolution with mask B). Output unskewed to (B, h, H, W)."""
+class DiagonalBiLSTM(nn.Module):
+    """Diagonal BiLSTM layer (van den Oord et al. 2016a, Sec. 3.2): two diagonal LSTMs, left-to-right
+    and right-to-left (the latter run on the mirrored map). Each skews its input map (row i shifted
+    right by i) and processes it column by column: the state at (i, j) comes from the states at
+    (i-1, j) and (i, j-1) (a 2 x 1 convolution over the previous skewed column) and from the input
+    at (i, j) (a 1 x 1 convolution with mask B). The right-to-left output is shifted down one row
+    before the two are added, so that the state at (i, j) never sees pixels right of j in row i.
+
+    Both directions run in one loop over the columns, their separate weights as two groups of one
+    convolution (half the sequential steps of two loops)."""
 
     def __init__(self, in_channels: int, hidden: int, data_channels: int):
         super().__init__()
         C = data_channels
-        self.input_to_state = MaskedConv2d(in_channels, 4 * hidden, (1, 1), "B", C, center=(0, 0),
-                                           out_groups=lstm_groups(hidden, C))
-        self.state_to_state = nn.Conv1d(hidden, 4 * hidden, 2)
+        self.input_to_state = nn.ModuleList([
+            MaskedConv2d(in_channels, 4 * hidden, (1, 1), "B", C, center=(0, 0), out_groups=lstm_groups(hidden, C))
+            for _ in range(2)])  # left-to-right, right-to-left
+        self.state_to_state = nn.Conv1d(2 * hidden, 8 * hidden, 2, groups=2)
         self.hidden = hidden
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, _, H, W = x.shape
-        pre = skew(self.input_to_state(x))
-        h = c = pre.new_zeros(B, self.hidden, H)
+        h_ = self.hidden
+        pre = torch.cat([skew(self.input_to_state[0](x)), skew(self.input_to_state[1](x.flip(3)))], dim=1)
+        h = c = pre.new_zeros(B * 2, h_, H)
         cols = []
         for pre_k in pre.unbind(3):  # unbind: one backward op, not one zero-filled map per column
-            h, c = lstm_update(pre_k + self.state_to_state(F.pad(h, (1, 0))), c)  # rows i-1 and i
-            cols.append(h)
-        return unskew(torch.stack(cols, dim=3), W)
-
-
-class DiagonalBiLSTM(nn.Module):
-    """Two diagonal LSTMs, left-to-right and right-to-left (run on the mirrored map). The
-    right-to-left output is shifted down one row before the two are added, so that the state at
-    (i, j) never sees pixels to the right of j in row i (Sec. 3.2)."""
-
-    def __init__(self, in_channels: int, hidden: int, data_channels: int):
-        super().__init__()
-        self.forward_lstm = DiagonalLSTM(in_channels, hidden, data_channels)
-        self.backward_lstm = DiagonalLSTM(in_channels, hidden, data_channels)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        backward = self.backward_lstm(x.flip(3)).flip(3)
-        return self.forward_lstm(x) + down_shift(backward)
+            gates = pre_k + self.state_to_state(F.pad(h.view(B, 2 * h_, H), (1, 0)))  # rows i-1 and i
+            h, c = lstm_update(gates.view(B * 2, 4 * h_, H), c)
+            cols.append(h.view(B, 2 * h_, H))
+        out = unskew(torch.stack(cols, dim=3), W)
+        forward, backward = out[:, :h_], out[:, h_:].flip(3)
+        return forward + down_shift(backward)
 
 
 class ResidualLSTM(nn.Module):

@@ -1,7 +1,7 @@
 """PixelRNN's layer masks and receptive fields, the skew, and PixelSNAIL's attention reach."""
 import torch
 from ar_helpers import build
-from dgmbench_autoregressive.layers import DiagonalLSTM, RowLSTM, channel_groups, skew, unskew
+from dgmbench_autoregressive.layers import DiagonalBiLSTM, RowLSTM, channel_groups, skew, unskew
 from dgmbench_autoregressive.models.pixelsnail import causal_attention
 from test_ar_ordering import previous_pixels_unseen
 
@@ -16,13 +16,14 @@ def test_row_lstm_input_to_state_mask_is_k_by_1_mask_b():
     torch.testing.assert_close(mask[:, :, 0, 1], (g_in[None] <= g_out[:, None]).float())
 
 
-def test_diagonal_lstm_input_to_state_mask_is_1x1_mask_b():
-    layer = DiagonalLSTM(6, 3, data_channels=3)
-    mask = layer.input_to_state.mask
-    assert mask.shape == (12, 6, 1, 1)
+def test_diagonal_bilstm_input_to_state_masks_are_1x1_mask_b():
+    layer = DiagonalBiLSTM(6, 3, data_channels=3)
     g_out, g_in = channel_groups(3, 3).repeat(4), channel_groups(6, 3)
-    torch.testing.assert_close(mask[:, :, 0, 0], (g_in[None] <= g_out[:, None]).float())
+    for direction in layer.input_to_state:  # left-to-right, right-to-left
+        assert direction.mask.shape == (12, 6, 1, 1)
+        torch.testing.assert_close(direction.mask[:, :, 0, 0], (g_in[None] <= g_out[:, None]).float())
     assert layer.state_to_state.kernel_size == (2,)  # the states at (i-1, j) and (i, j-1)
+    assert layer.state_to_state.groups == 2  # each direction its own weights
 
 
 def test_skew_puts_diagonals_in_columns_and_unskew_inverts_it():
