@@ -18,6 +18,20 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture
+def partial_cifar10(shared_data, tmp_path) -> Path:
+    """A data root holding one of CIFAR-10's five training batches (links into the shared copy),
+    its test batch and metadata: the partial copy the loader must warn about."""
+    src = shared_data / "cifar-10-batches-py"
+    if not (src / "data_batch_1").is_file():
+        pytest.skip(f"CIFAR-10 not found at {src}")
+    root = tmp_path / "partial-data"
+    (root / "cifar-10-batches-py").mkdir(parents=True)
+    for name in ("data_batch_1", "test_batch", "batches.meta"):
+        (root / "cifar-10-batches-py" / name).symlink_to(src / name)
+    return root
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
     """Every test gets its own results file, cache and working folder."""

@@ -46,13 +46,15 @@ def test_mnist_and_binarizations(shared_data):
     assert (s1.x.mean() - full.x.mean()).abs() < 0.01  # Bernoulli(grey) keeps the mean
 
 
-def test_partial_cifar10_warns_how_much_was_found(shared_data):
+def test_partial_cifar10_warns_how_much_was_found(partial_cifar10, shared_data):
     with pytest.warns(PartialDataWarning, match="found 1 of 5 batch files \\(10000 images\\)"):
-        train = load_cifar("train", root=shared_data)
+        train = load_cifar("train", root=partial_cifar10)
     assert train.x.shape == (10000, 3, 32, 32) and _on_levels(train.x[:100], 256)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         test = load_cifar("test", root=shared_data)  # complete: no warning
+        if (shared_data / "cifar-10-batches-py" / "data_batch_5").is_file():
+            assert len(load_cifar("train", root=shared_data)) == 50000  # the whole training set, no warning
     assert len(test) == 10000
 
 
