@@ -206,7 +206,7 @@ def main(argv=None):
 
     if device.type != "cuda":  # issue 10: bf16 moved FID by 0.17 on the CPU; dgmbench keeps it for CUDA
         print("\nFID fp32 vs bf16: skipped -- feature_dtype bf16 is CUDA-only (refused on a CPU); "
-              "the check is owed on a GPU (benchmarks/gpu-checks.sh b)")
+              "the check is owed on a GPU (benchmarks/gpu-queue, item gpu-benchmarks)")
         return
     ref = reference_statistics(net, ds.name, "train", train, device, batch_size=args.batch_size)
     fids = {}
