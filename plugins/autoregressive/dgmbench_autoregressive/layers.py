@@ -242,7 +242,8 @@ class GatedResnet(nn.Module):
     tensors are concatenated into ``a`` (``skip_channels``: the channels of ``a`` when it is not a
     multiple of nf)."""
 
-    def __init__(self, channels: int, conv: type, skip: int = 0, dropout: float = 0.0, skip_channels: int | None = None):
+    def __init__(self, channels: int, conv: type, skip: int = 0, dropout: float = 0.0,
+                 skip_channels: int | None = None):
         super().__init__()
         self.conv_in = conv(2 * channels, channels)
         skip_channels = skip * channels if skip_channels is None else skip_channels

@@ -28,7 +28,8 @@ def dgmbench_models():
             paper="van den Oord et al. 2016, Conditional Image Generation with PixelCNN Decoders"),
         ModelSpec(
             "pixelcnnpp", f"{MODELS}.pixelcnnpp:PixelCNNpp.build", CAPS,
-            description="PixelCNN++: discretized logistic mixture, multi-scale gated ResNet, cached row-cropped sampler",
+            description="PixelCNN++: discretized logistic mixture, multi-scale gated ResNet, cached row-cropped "
+                        "sampler",
             defaults={"size": "auto", "scales": 3, "cached_sampling": True},
             config={"size": str, "scales": int, "cached_sampling": bool, "filters": int, "resnets": int,
                     "mixtures": int, "dropout": float},

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 import torch
+from dgmbench_baselines.deep_gmm import DeepGMM
 
 from dgmbench.testing import isolated  # noqa: F401  (autouse: each test its own results file and folder)
-from dgmbench_baselines.deep_gmm import DeepGMM
 
 
 def random_model(dim: int, nodes, seed=0) -> DeepGMM:

@@ -3,8 +3,8 @@ import math
 
 import pytest
 import torch
-from diffusion_helpers import build
 from dgmbench_diffusion.process import GaussianDiffusion, discretized_gaussian_log_prob, linear_betas, normal_log_prob
+from diffusion_helpers import build
 
 
 def test_the_chain_has_the_closed_form_marginal():
