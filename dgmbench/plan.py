@@ -41,6 +41,9 @@ def metrics_for(reg: Registry, record: RunRecord, spec: ModelSpec, protocol: Pro
         return check_metrics(reg, record.metrics, spec)
     if protocol is not None:
         return check_metrics(reg, protocol.metrics, spec)
+    own = resolve(spec.metrics)(reg.dataset(record.dataset)) if isinstance(spec.metrics, str) else spec.metrics
+    if own:
+        return check_metrics(reg, list(own), spec)
     return [reg.get("metrics", m) for m in DEFAULT_METRICS
             if m in reg.items["metrics"] and reg.items["metrics"][m].supported_by(spec.capabilities)]
 

@@ -125,6 +125,9 @@ class ModelSpec:
     ``bool``, ``str``, ``list``, or a tuple of them; ``{}``: no keys): ``--config`` may set only
     these. A spec that declares nothing (``None``) accepts the keys of ``defaults`` (types from
     their values); with no defaults either, keys pass unchecked, with a warning.
+    ``metrics`` are what a run of this model computes when neither ``--metric`` nor a protocol
+    names any, in place of the harness's defaults (``nll``, ``accuracy``): metric names, or a
+    ``"module:function"`` of the run's DatasetSpec returning names (a choice per dataset).
     """
 
     name: str
@@ -136,6 +139,7 @@ class ModelSpec:
     paper: str = ""
     plugin: str = ""
     config: Mapping[str, Any] | None = None
+    metrics: Sequence[str] | str = ()
 
     def config_types(self) -> dict:
         """Declared key -> type(s); without declarations, the types of ``defaults``' values."""

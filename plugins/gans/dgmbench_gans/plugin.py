@@ -41,11 +41,27 @@ OWN = {"wgan": {"clip": float}, "wgan-gp": {"gp_lambda": float}, "dragan": {"gp_
        "infogan": {"n_cat": int, "n_cont": int, "lambda_cat": float, "lambda_cont": float}}
 
 
+def sample_metric() -> dict:
+    """The spec's default metrics, where this dgmbench's ModelSpec takes them."""
+    if "metrics" not in ModelSpec.__dataclass_fields__:
+        return {}
+    return {"metrics": "dgmbench_gans.plugin:default_metrics"}
+
+
 def declared(name: str) -> dict:
     """The spec's config declaration, where this dgmbench's ModelSpec takes one."""
     if "config" not in ModelSpec.__dataclass_fields__:
         return {}
     return {"config": {**CONFIG, **OWN.get(name, {})}}
+
+
+def default_metrics(dataset) -> list[str]:
+    """A GAN run's sample metric when neither --metric nor a protocol names one: mode coverage
+    where the modes are known (the 2-D mixtures, Stacked MNIST), else FID for images (through
+    clean-fid's Inception; offline, where its weights are missing, ``--feature-net domain``)."""
+    if dataset.name.startswith("toy2d-") or dataset.name == "stacked-mnist":
+        return ["mode_coverage"]
+    return ["fid"] if len(dataset.shape) == 3 else []
 
 
 def capabilities(name: str) -> list[str]:
@@ -61,7 +77,8 @@ def capabilities(name: str) -> list[str]:
 def dgmbench_models():
     return [ModelSpec(name, f"dgmbench_gans.models.{target}.build", capabilities=capabilities(name),
                       description=description, paper=paper,
-                      budgets={b: {"lr": lr} for b in ("smoke", "cpu", "gpu", "quick", "full")}, **declared(name))
+                      budgets={b: {"lr": lr} for b in ("smoke", "cpu", "gpu", "quick", "full")}, **declared(name),
+                      **sample_metric())
             for name, target, paper, description, lr in MODELS]
 
 
