@@ -204,7 +204,7 @@ def main(argv=None):
 
     from dgmbench.features.reference import reference_statistics
 
-    if device.type != "cuda":  # issue 10: bf16 moved FID by 0.17 on the CPU; dgmbench keeps it for CUDA
+    if device.type != "cuda":  # bf16 moved FID by 0.17 on the CPU; dgmbench keeps it for CUDA
         print("\nFID fp32 vs bf16: skipped -- feature_dtype bf16 is CUDA-only (refused on a CPU); "
               "the check is owed on a GPU (benchmarks/gpu-queue, item gpu-benchmarks)")
         return

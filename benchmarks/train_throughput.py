@@ -1,6 +1,6 @@
 """Training images/s per model: plain fp32 eager against bf16 autocast + torch.compile, side by side;
 and, with ``--vs-harness``, the harness's training loop against a bare loop over the same
-``train_step`` (issue 10: target >= 0.95 of the bare loop's steps/s).
+``train_step`` (target: >= 0.95 of the bare loop's steps/s).
 
 Each model is built by its plugin for the dataset's shape (CIFAR-10 by default: 3x32x32, 256 levels)
 and trained with its own ``train_step`` on random images of that shape for ``--steps`` timed steps
@@ -27,7 +27,7 @@ import time
 
 import torch
 
-from dgmbench.cli import _key_values
+from dgmbench.options import key_values as _key_values
 from dgmbench.metrics import model_input_for
 from dgmbench.plugins import load_registry
 from dgmbench.runner import build_model
@@ -134,7 +134,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--no-compile", action="store_true", help="bf16 autocast alone (compilation is slow on a CPU)")
     ap.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="model config (all models)")
-    ap.add_argument("--vs-harness", action="store_true", help="harness loop vs a bare loop (issue 10)")
+    ap.add_argument("--vs-harness", action="store_true", help="harness loop vs a bare loop")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats for --vs-harness")
     args = ap.parse_args()
     device = torch.device(args.device)

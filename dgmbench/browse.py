@@ -71,7 +71,7 @@ def runs_table(store: Store, protocol: str | None = None, status: str | None = N
     values = {run_id: "  ".join(f"{n}={_value(v, n)}" for n, v in zip(g.name, g.value))
               for run_id, g in metrics.drop_duplicates(["run_id", "name"], keep="last").groupby("run_id")}
     rows = [[r.run_id, _when(r.created), r.status, r.protocol if r.protocol != "default" else "-",
-             r.cell or "", r.model, r.dataset, r.budget, r.seed,
+             r.cell if isinstance(r.cell, str) else "", r.model, r.dataset, r.budget, r.seed,
              "" if pd.isna(r.wall_time_s) else f"{r.wall_time_s:.1f}", values.get(r.run_id, "")]
             for r in runs.itertuples()]
     headers = ["run", "started", "status", "protocol", "cell", "model", "dataset", "budget", "seed", "wall s",

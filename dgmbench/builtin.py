@@ -47,7 +47,7 @@ def dgmbench_datasets():
                     description="dSprites: 737,280 64x64 binary sprites from 5 ground-truth factors, embedded "
                                 "(rendered lazily; reads the original .npz when under the data root)"),
     ]
-    for kind, modes in (("ring8", 8), ("grid25", 25)):  # labels: the mode (issue 11)
+    for kind, modes in (("ring8", 8), ("grid25", 25)):  # labeled by mode, for mode coverage
         specs.append(DatasetSpec(f"toy2d-{kind}", _LOAD + "load_toy2d", (2,), levels=None, num_classes=modes,
                                  options={"kind": kind},
                                  description=f"2-D mixture of {modes} Gaussians ({'ring' if modes == 8 else 'grid'}"
@@ -69,7 +69,7 @@ def dgmbench_metrics():
         MetricSpec("nll", "dgmbench.metrics.likelihood:nll", requires=[["log_prob"], ["iw_bound"], ["elbo"]],
                    description="test NLL (nats/example) and bits/dim, dequantization included; exact, "
                                "importance-sampled (k = nll_k) or the ELBO bound"),
-        # -- latent-variable metrics (issue 3) --
+        # -- latent-variable metrics --
         MetricSpec("active_units", "dgmbench.metrics.latent:active_units", requires=[["encode"]],
                    lower_is_better=False,
                    description="units with Cov_x(E_q[u|x]) > 0.01 on the test set, per stochastic layer "
@@ -77,7 +77,7 @@ def dgmbench_metrics():
         MetricSpec("elbo_surgery", "dgmbench.metrics.latent:elbo_surgery", requires=[["encode", "iw_bound"]],
                    description="avg KL(q(z|x)||p(z)) = KL(q(z)||p(z)) + I[n,z] over the test set (Hoffman & "
                                "Johnson 2016); needs the model methods posterior(x) and prior()"),
-        # -- disentanglement metrics (issue 12): need a dataset with a factor sampler (dsprites) --
+        # -- disentanglement metrics: need a dataset with a factor sampler (dsprites) --
         MetricSpec("betavae_score", _DIS + "betavae_metric", requires=[["encode"]], lower_is_better=False,
                    description="beta-VAE metric (Higgins et al. 2017): logistic-regression accuracy on z_diff; "
                                "options betavae_batch (64), betavae_train (10000), betavae_eval (5000)"),
@@ -91,17 +91,19 @@ def dgmbench_metrics():
                    description="SAP score (Kumar et al. 2018) as disentanglement_lib: per-dimension LinearSVC(C=0.01, "
                                "balanced) accuracy, or R^2 with sap_continuous=1; options sap_train (10000), "
                                "sap_eval (5000), sap_continuous (0)"),
-        # -- sample-quality metrics (issue 5) --
-        MetricSpec("fid", "dgmbench.metrics.sample_quality:fid", requires=[["sample"]],
+        # -- sample-quality metrics --
+        MetricSpec("fid", "dgmbench.metrics.sample_quality:fid", requires=[["sample"]], feature_net=True,
                    description="Frechet distance of sample_metric_n samples' features to the reference split's "
                                "(feature_net: inception | domain)"),
-        MetricSpec("kid", "dgmbench.metrics.sample_quality:kid", requires=[["sample"]],
+        MetricSpec("kid", "dgmbench.metrics.sample_quality:kid", requires=[["sample"]], feature_net=True,
                    description="kernel inception distance: unbiased MMD^2, cubic polynomial kernel (mean, std)"),
         MetricSpec("inception_score", "dgmbench.metrics.sample_quality:inception_score", requires=[["sample"]],
+                   feature_net=True,
                    lower_is_better=False, description="Inception Score exp E KL(p(y|x) || p(y)) (is, is_std)"),
         MetricSpec("precision_recall", "dgmbench.metrics.sample_quality:precision_recall", requires=[["sample"]],
+                   feature_net=True,
                    lower_is_better=False, description="k-NN precision and recall (Kynkaanniemi et al. 2019, k = 3)"),
-        # -- mode coverage and conditional sampling (issue 11) --
+        # -- mode coverage and conditional sampling --
         MetricSpec("mode_coverage", "dgmbench.metrics.modes:mode_coverage", requires=[["sample"]],
                    lower_is_better=False,
                    description="modes covered, KL of the mode histogram to uniform, share of high-quality samples "
@@ -110,7 +112,7 @@ def dgmbench_metrics():
                    requires=[["sample_conditional"]], lower_is_better=False,
                    description="share of samples for a given label that a classifier of the data reads as that "
                                "label (codes matched to classes first for InfoGAN)"),
-        # -- classifier and invertible-network metrics (issue 13) --
+        # -- classifier and invertible-network metrics --
         MetricSpec("accuracy", "dgmbench.metrics.classification:accuracy", requires=[["classify"]],
                    description="top-1 and top-5 test error in percent"),
         MetricSpec("train_memory", "dgmbench.metrics.training_cost:train_memory",
@@ -128,9 +130,9 @@ def dgmbench_metrics():
 @hookimpl
 def dgmbench_feature_networks():
     return [
-        # -- feature networks (issue 5) --
         FeatureNetworkSpec("inception", "dgmbench.features.inception:build",
-                           "clean-fid Inception-V3 (2048-d pool3, 8-bit quantization + clean bicubic resize to 299)"),
+                           "clean-fid Inception-V3 (2048-d pool3, 8-bit quantization + clean bicubic resize to 299)",
+                           check="dgmbench.features.inception:weights_path"),
         FeatureNetworkSpec("domain", "dgmbench.features.domain:build",
                            "a small CNN classifier trained once per dataset on its labels (256-d penultimate layer)"),
     ]

@@ -9,44 +9,12 @@ import sys
 import threading
 from pathlib import Path
 
-from . import __version__
+from . import __version__, preflight
 from .errors import DgmbenchError, Terminated
+from .options import BUDGET_FLAGS, key_values
 
 LIST_KINDS = {"models": "models", "datasets": "datasets", "metrics": "metrics", "protocols": "protocols",
-              "feature-networks": "feature_networks"}
-
-
-def _key_values(items) -> dict:
-    """``KEY=VALUE`` strings -> dict, with VALUE parsed as JSON when it parses (numbers, bools)."""
-    import json
-
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise DgmbenchError(f"expected KEY=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
-def _table(rows, headers, fit: bool = False) -> str:
-    """A terminal table; with ``fit`` the widest columns wrap until it fits the terminal's width
-    (``$COLUMNS``, else the terminal's; output to a pipe or file is not wrapped)."""
-    import shutil
-
-    from tabulate import tabulate
-
-    widths = None
-    if fit and rows and (sys.stdout.isatty() or "COLUMNS" in os.environ):  # piped: one line per row, for grep
-        # tabulate pads a header by two spaces
-        widths = [max(len(h) + 2, *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
-        room = shutil.get_terminal_size((100, 24)).columns - 2 * (len(headers) - 1) - 1
-        while sum(widths) > room and max(widths) > 10:
-            widths[widths.index(max(widths))] -= 1
-    return tabulate(rows, headers=headers, tablefmt="simple", maxcolwidths=widths)
+              "feature-networks": "feature_networks", "cells": "cells"}
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -61,8 +29,6 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="an option for the metrics, e.g. nll_k=1000 or sample_metric_n=2000")
 
 
-BUDGET_FLAGS = {"epochs": int, "max_seconds": float, "max_steps": int, "lr": float, "batch_size": int,
-                "max_train_examples": int, "max_test_examples": int, "log_every": int, "eval_every": int}
 
 
 def _budget_flags(p: argparse.ArgumentParser) -> None:
@@ -105,8 +71,9 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("plugins", help="installed plugins: name, version, distribution, what each provides")
 
-    ls = sub.add_parser("list", help="list registered models, datasets, metrics, protocols")
+    ls = sub.add_parser("list", help="list registered models, datasets, metrics, protocols; a protocol's cells")
     ls.add_argument("kind", choices=sorted(LIST_KINDS))
+    ls.add_argument("protocol", nargs="?", help="for `list cells`: the protocol whose cells to list")
 
     lb = sub.add_parser("leaderboard", help="export a protocol's table beside its reference values")
     lb.add_argument("name")
@@ -191,41 +158,19 @@ def _overrides(args) -> dict:
     """Budget changes from the command line, metric options (nll_k...) included: they rename the budget."""
     out = {n: getattr(args, n) for n in BUDGET_FLAGS if getattr(args, n, None) is not None}
     if getattr(args, "metric_option", None):
-        out["metric_options"] = _key_values(args.metric_option)
+        out["metric_options"] = key_values(args.metric_option)
     return out
 
 
-def _check_numbers(args) -> None:
-    """Numeric flags and metric options in range and finite (dgmbench.options), before any work."""
-    from .options import check_all
+def _record(args, **fields):
+    """The run record the command line describes: ``fields`` (model, dataset, cell, seed...) and
+    the flags every training command shares."""
+    from .specs import RunRecord
 
-    check_all({n: getattr(args, n, None) for n in [*BUDGET_FLAGS, "grid_samples"]})
-    check_all({"seed": getattr(args, "seeds", None) or getattr(args, "seed", None)})
-    check_all(_key_values(getattr(args, "metric_option", None)), prefix="")
-
-
-def _check_names(args) -> None:
-    """Misspelt plugin, dataset, budget, metric, protocol or feature-network names fail here, in a
-    fraction of a second: before a command imports torch (about 2 s)."""
-    if args.command not in ("run", "eval", "reproduce", "score-folder"):
-        return
-    from .budgets import resolve_budget
-    from .plugins import load_registry
-
-    reg = load_registry()  # the command loads it again and reports broken plugins
-    if getattr(args, "plugin", None):
-        reg.model_for(args.plugin)
-    if getattr(args, "dataset", None):
-        reg.dataset(args.dataset)
-    if getattr(args, "budget", None):
-        resolve_budget(args.budget)
-    for name in getattr(args, "metrics", None) or []:
-        reg.get("metrics", name)
-    if getattr(args, "feature_net", None):
-        reg.get("feature_networks", args.feature_net)
-    protocol = args.name if args.command == "reproduce" else getattr(args, "protocol", None)
-    if protocol not in (None, "default"):
-        reg.get("protocols", protocol)
+    common = dict(budget=args.budget, config=key_values(args.config), metrics=args.metrics, device=args.device,
+                  data_root=args.data_root, download=args.download, overrides=_overrides(args),
+                  options=_metric_options(args))
+    return RunRecord(**{**common, **fields})
 
 
 def _pick_cell(reg, protocol_name: str, model: str, dataset: str | None, cell: str | None):
@@ -245,36 +190,9 @@ def _pick_cell(reg, protocol_name: str, model: str, dataset: str | None, cell: s
     return matches[0]
 
 
-def _print_row(outcome, reg) -> None:
-    """The run's leaderboard row, beside the paper's value when the protocol has one."""
-    row = {"model": outcome.record.model, "dataset": outcome.record.dataset,
-           "budget": outcome.budget, "seed": outcome.record.seed}
-    row.update({k: round(v, 4) for k, v in outcome.metrics.items()})
-    row["wall s"] = round(outcome.wall_time_s, 1)
-    if outcome.train_images_per_s:
-        row["train img/s"] = round(outcome.train_images_per_s, 1)
-    if outcome.record.protocol not in ("default", None) and outcome.record.cell:
-        from .leaderboard import joins, reference_table
-
-        protocol = reg.get("protocols", outcome.record.protocol)
-        cell = protocol.cell(outcome.record.cell)
-        ref = reference_table(protocol)
-        for _, r in ref.iterrows():
-            if joins(r, cell):
-                row.update({f"{col} (paper)": r[col] for col in protocol.columns.values()})
-    print(_table([list(row.values())], list(row.keys())))
-    if getattr(outcome, "stopped", ""):
-        print(f"truncated: {outcome.stopped}")
-    if outcome.out_dir is None:  # an evaluation: no training, so no samples, curves or checkpoint
-        print(f"run {outcome.run_id} stored (evaluation only; `dgmbench show {outcome.run_id}` lists it)")
-    else:
-        print(f"run {outcome.run_id} stored; samples, curves and checkpoint in {outcome.out_dir}")
-
-
 def cmd_run(args) -> int:
     from .distributed import init_from_env, is_main, rank_results
     from .runner import execute
-    from .specs import RunRecord
 
     device = init_from_env(args.device)  # under torchrun: join the process group; this process's device
     reg = _registry()
@@ -283,15 +201,24 @@ def cmd_run(args) -> int:
     if args.protocol not in ("default", None):
         cell = _pick_cell(reg, args.protocol, spec.name, args.dataset, args.cell)
         cell_key, dataset = cell.key, args.dataset or cell.dataset
-    record = RunRecord(model=spec.name, dataset=dataset or "digits", protocol=args.protocol, budget=args.budget,
-                       seed=args.seed, config=_key_values(args.config), cell=cell_key, metrics=args.metrics,
-                       device=device, data_root=args.data_root, download=args.download,
-                       overrides=_overrides(args), options=_metric_options(args))
+    record = _record(args, model=spec.name, dataset=dataset or "digits", protocol=args.protocol, seed=args.seed,
+                     cell=cell_key, device=device)
+    preflight.check_feature_nets(reg, [record])
+    _say_which_model(reg, args.plugin, spec.name)
     outcome = execute(record, results=rank_results(args.results), out_root=args.out, resume=args.resume,
                       progress=not args.no_progress and is_main(), reg=reg)
     if is_main():
         _print_row(outcome, reg)
     return 0
+
+
+def _say_which_model(reg, asked: str, model: str) -> None:
+    """A plugin named for ``--plugin`` that provides several models: which one runs, and the others."""
+    models = reg.plugins[asked].provides.get("models", []) if asked in reg.plugins and asked != model else []
+    if len(models) > 1:
+        others = ", ".join(m for m in models if m != model)
+        print(f"plugin {asked!r} provides {len(models)} models; running {model!r} (its first). Pick another with "
+              f"--plugin MODEL: {others}")
 
 
 def cmd_eval(args) -> int:
@@ -303,229 +230,65 @@ def cmd_eval(args) -> int:
     outcome = evaluate_checkpoint(args.checkpoint, args.metrics, results=rank_results(args.results), device=device,
                                   model=args.plugin, dataset=args.dataset, data_root=args.data_root,
                                   budget=args.budget, reg=reg, max_test_examples=args.max_test_examples,
-                                  options={**_key_values(args.metric_option), **_metric_options(args)})
+                                  options={**key_values(args.metric_option), **_metric_options(args)})
     if is_main():
         _print_row(outcome, reg)
     return 0
 
 
+def _print_row(outcome, reg) -> None:
+    from .console import run_row
+
+    print(run_row(outcome, reg))
+
+
 def cmd_plugins(args) -> int:
-    reg = _registry()
-    rows = []
-    for name, info in sorted(reg.plugins.items()):
-        provides = "; ".join(f"{kind}: {_summary(names, kind)}" for kind, names in info.provides.items())
-        status = f"BROKEN: {reg.failures[name]}" if name in reg.failures else provides
-        rows.append([name, info.version, info.distribution, status])
-    print(_table(rows, ["plugin", "version", "distribution", "provides"], fit=True))
+    from .console import plugins_table
+
+    print(plugins_table(_registry()))
     return 0
-
-
-def _summary(names, kind: str, shown: int = 6) -> str:
-    """The first few names, and how many in all where there are more (``dgmbench list`` has them all)."""
-    names = list(dict.fromkeys(names))
-    if len(names) <= shown:
-        return ", ".join(names)
-    return f"{', '.join(names[:shown])}... ({len(names)}; dgmbench list {kind.replace('_', '-')})"
 
 
 def cmd_list(args) -> int:
-    reg = _registry()
-    kind = LIST_KINDS[args.kind]
-    rows = []
-    for name, spec in sorted(reg.items[kind].items()):
-        if kind == "models":
-            rows.append([name, spec.plugin, ", ".join(spec.capabilities), spec.description])
-        elif kind == "datasets":
-            levels = spec.levels if spec.levels is not None else "real"
-            rows.append([name, "x".join(map(str, spec.shape)), levels, spec.description])
-        elif kind == "metrics":
-            needs = " or ".join("+".join(alt) or "-" for alt in spec.requires)
-            rows.append([name, needs, spec.description])
-        elif kind == "protocols":
-            rows.append([name, spec.version, len(spec.cells), ", ".join(spec.metrics), spec.description])
-        else:
-            rows.append([name, spec.plugin, spec.description])
-    headers = {"models": ["model", "plugin", "capabilities", "description"],
-               "datasets": ["dataset", "shape", "levels", "description"],
-               "metrics": ["metric", "needs", "description"],
-               "protocols": ["protocol", "version", "cells", "metrics", "description"],
-               "feature_networks": ["feature network", "plugin", "description"]}[kind]
-    if kind == "datasets":
-        rows.append(["imagefolder:PATH", "(the images')", 256, "your images, PATH/<class>/*.png (or PATH/train, "
-                     "PATH/test; else split 90/10)"])
-    print(_table(rows, headers, fit=True))
+    from .console import list_table
+
+    if args.kind == "cells" and not args.protocol:
+        raise DgmbenchError("`dgmbench list cells PROTOCOL`: name the protocol (see `dgmbench list protocols`)")
+    print(list_table(_registry(), LIST_KINDS[args.kind], args.protocol))
     return 0
-
-
-def _write_provenance(output: Path, results, budget: str) -> None:
-    """What produced a leaderboard file: command, device, budget, date, code, raw results file."""
-    import datetime
-    import json
-    import platform
-
-    from .runner import code_version, default_results_path, library_versions
-
-    path = output.with_name(output.name + ".provenance.json")
-    earlier = []  # a table filled by several commands (e.g. groups of cells) keeps them all
-    if path.exists():
-        try:
-            old = json.loads(path.read_text())
-            if old.get("results_file") == str(results or default_results_path()) and old.get("budget") == budget:
-                earlier = old.get("commands") or [{"command": old["command"], "date": old["date"]}]
-        except (OSError, ValueError, KeyError):
-            pass
-    command = {"command": "dgmbench " + " ".join(sys.argv[1:]),
-               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    info = {"commands": [*earlier, command], "budget": budget,
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "results_file": str(results or default_results_path()), "code_version": code_version(),
-            "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, {os.cpu_count()} cores",
-            "libraries": library_versions()}
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            info["gpu"] = torch.cuda.get_device_name(0)
-    except ImportError:
-        pass
-    path.write_text(json.dumps(info, indent=2) + "\n")
-    print(f"wrote {path}")
-
-
-def _write_leaderboard(reg, name, results, budget, fmt, output) -> None:
-    from . import leaderboard
-    from .runner import default_results_path
-    from .store import Store
-
-    protocol = reg.get("protocols", name)
-    path = Path(results or default_results_path())
-    store = Store(path, readonly=True) if path.exists() else None  # reading never writes (no migration)
-    df, caption = leaderboard.build(protocol, store, budget)
-    if not any(df[c].notna().any() for c in df.columns if c.endswith("(ours)")):
-        committed = Path("leaderboards") / name / "results.sqlite"
-        print(f"note: {path} holds no measured runs of {name} v{protocol.version}: `dgmbench reproduce {name}` "
-              "fills the table" + (f"; the committed numbers: --results {committed}" if committed.is_file() else ""),
-              file=sys.stderr)
-    text = leaderboard.export(df, caption, fmt)
-    if output:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text)
-        print(f"wrote {output}")
-    else:
-        print(text, end="")
 
 
 def cmd_leaderboard(args) -> int:
-    _write_leaderboard(_registry(), args.name, args.results, args.budget, args.format, args.output)
+    from .sweep import write_leaderboard
+
+    write_leaderboard(_registry(), args.name, args.results, args.budget, args.format, args.output)
     return 0
-
-
-def _done_cells(results, protocol, budget: str) -> dict:
-    """(cell, seed) -> (metrics measured, checkpoint of its latest training run) for the runs the
-    results file already has, finished, for this protocol version and budget."""
-    from .runner import default_results_path
-    from .store import Store
-
-    path = Path(results or default_results_path())
-    if not path.exists():
-        return {}
-    store = Store(path)
-    runs = store.runs()
-    runs = runs[(runs.protocol == protocol.name) & (runs.protocol_version == protocol.version)
-                & (runs.budget == budget) & runs.status.isin(["ok", "partial", "truncated"])]
-    measured = store.metrics().groupby("run_id").metric.agg(set)
-    done: dict = {}
-    for run in runs.itertuples():
-        metrics, checkpoint = done.get((run.cell, run.seed), (set(), None))
-        if run.n_train and run.out_dir:
-            checkpoint = Path(run.out_dir) / "checkpoint.pt"
-        done[(run.cell, run.seed)] = (metrics | measured.get(run.run_id, set()), checkpoint)
-    return done
-
-
-def _fill_in(args, reg, name: str, seed: int, missing: list, checkpoint: Path | None) -> None:
-    """Score a measured cell's stored checkpoint for the metrics it lacks (a column added later)."""
-    from .runner import evaluate_checkpoint
-
-    if checkpoint is None or not checkpoint.is_file():
-        raise DgmbenchError(f"{', '.join(missing)} missing and the run's checkpoint is gone ({checkpoint}); "
-                            "--rerun trains it again")
-    print(f"== {name} / seed {seed}: measured; scoring its checkpoint for {', '.join(missing)}", flush=True)
-    outcome = evaluate_checkpoint(checkpoint, missing, results=args.results, device=args.device,
-                                  data_root=args.data_root, reg=reg, options=_metric_options(args))
-    _print_row(outcome, reg)
-
-
-def _truncated_cells(results, protocol, budget: str, max_seconds: float | None) -> set:
-    """(cell, seed) measured only by ``truncated`` runs that this command's time cap (if any) lets
-    train further: re-running ``reproduce`` resumes them from their checkpoints."""
-    from .runner import default_results_path
-    from .store import Store
-
-    path = Path(results or default_results_path())
-    if not path.exists():
-        return set()
-    runs = Store(path).runs()
-    runs = runs[(runs.protocol == protocol.name) & (runs.protocol_version == protocol.version)
-                & (runs.budget == budget) & runs.status.isin(["ok", "partial", "truncated"])]
-    out = set()
-    for (cell, seed), group in runs.groupby(["cell", "seed"]):
-        if (group.status == "truncated").all() and (max_seconds is None or group.train_time_s.max() < max_seconds):
-            out.add((cell, int(seed)))
-    return out
 
 
 def cmd_reproduce(args) -> int:
     from .budgets import resolve_budget
-    from .executors import Job, run_jobs, settings_from
-    from .specs import RunRecord
+    from .executors import settings_from
+    from .sweep import reproduce, write_leaderboard, write_provenance
 
     reg = _registry()
     protocol = reg.get("protocols", args.name)
-    cells = [protocol.cell(k) for k in args.cells] if args.cells else list(protocol.cells)
     budget = resolve_budget(args.budget, overrides=_overrides(args)).name
-    done = {} if args.rerun else _done_cells(args.results, protocol, budget)
-    truncated = set() if args.rerun else _truncated_cells(args.results, protocol, budget, args.max_seconds)
-    settings = settings_from(args, args.results)
     data_root = str(Path(args.data_root).resolve()) if args.data_root and args.executor != "local" else args.data_root
-    failed, jobs = 0, []
-    for cell in cells:
-        if cell.model not in reg.items["models"]:
-            print(f"skip {cell.key}: model {cell.model!r} is not installed")
-            continue
-        for seed in args.seeds or protocol.seeds:
-            measured, checkpoint = done.get((cell.key, seed), (None, None))
-            missing = [m for m in args.metrics or [] if measured is not None and m not in measured]
-            resume = (cell.key, seed) in truncated
-            if resume:
-                print(f"resume {cell.key} / seed {seed}: truncated earlier; training on from its checkpoint")
-            elif measured is not None and not missing:
-                print(f"skip {cell.key} / seed {seed}: already in the results file (--rerun to run it again)")
-                continue
-            elif missing:
-                try:
-                    _fill_in(args, reg, f"{protocol.name} / {cell.key}", seed, missing, checkpoint)
-                except DgmbenchError as exc:  # one failed cell must not stop the table
-                    failed += 1
-                    print(f"error: {protocol.name}/{cell.key}/seed {seed}: {exc}", file=sys.stderr)
-                continue
-            jobs.append(Job(RunRecord(model=cell.model, dataset=cell.dataset, protocol=protocol.name,
-                                      budget=args.budget, seed=seed, cell=cell.key, metrics=args.metrics,
-                                      config=_key_values(args.config),
-                                      device=args.device, data_root=data_root, download=args.download,
-                                      overrides=_overrides(args), options=_metric_options(args)), resume=resume))
-    failed += run_jobs(jobs, settings, reg, lambda outcome: _print_row(outcome, reg))
-    _write_leaderboard(reg, args.name, args.results, budget, args.format, args.output)
+    template = _record(args, model="", dataset="", protocol=protocol.name, data_root=data_root)
+    failed = reproduce(reg, protocol, template, budget, settings_from(args, args.results), cells=args.cells,
+                       seeds=args.seeds, rerun=args.rerun, max_seconds=args.max_seconds, results=args.results,
+                       on_outcome=lambda outcome: _print_row(outcome, reg))
+    write_leaderboard(reg, args.name, args.results, budget, args.format, args.output)
     if args.output:
-        _write_provenance(args.output, args.results, budget)
+        write_provenance(args.output, args.results, budget)
     return 1 if failed else 0
 
 
 def cmd_report(args) -> int:
     from .report import build_site
-    from .runner import default_results_path
+    from .paths import results_file
 
-    index = build_site(args.results or [default_results_path()], args.output, _registry().items["protocols"])
+    index = build_site(args.results or [results_file()], args.output, _registry().items["protocols"])
     print(f"wrote {index} (open it in a browser; the folder can be copied anywhere)")
     return 0
 
@@ -534,24 +297,26 @@ def cmd_score_folder(args) -> int:
     from .score_folder import score_folders
 
     values = score_folders(args.real, args.fake, args.feature_net, dataset=args.dataset, data_root=args.data_root,
-                           device=args.device, options=_key_values(args.metric_option), reg=_registry())
-    print(_table([[k, f"{v:.6g}"] for k, v in values.items()], ["value", f"{args.fake} against {args.real}"]))
+                           device=args.device, options=key_values(args.metric_option), reg=_registry())
+    from .console import table
+
+    print(table([[k, f"{v:.6g}"] for k, v in values.items()], ["value", f"{args.fake} against {args.real}"]))
     return 0
 
 
 def cmd_runs(args) -> int:
     from .browse import open_store, runs_table
-    from .runner import default_results_path
+    from .paths import results_file
 
-    print(runs_table(open_store(args.results or default_results_path()), args.protocol, args.status, args.last))
+    print(runs_table(open_store(results_file(args.results)), args.protocol, args.status, args.last))
     return 0
 
 
 def cmd_show(args) -> int:
     from .browse import open_store, show_run
-    from .runner import default_results_path
+    from .paths import results_file
 
-    print(show_run(open_store(args.results or default_results_path()), args.run))
+    print(show_run(open_store(results_file(args.results)), args.run))
     return 0
 
 
@@ -581,8 +346,8 @@ def main(argv=None) -> int:
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate)  # a killed run settles like a Ctrl-C'd one
     try:
-        _check_numbers(args)
-        _check_names(args)
+        preflight.check_numbers(args)
+        preflight.check_names(args)
         return COMMANDS[args.command](args)
     except DgmbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -24,7 +24,9 @@ class PartialDataWarning(UserWarning):
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
-    return Path(root or os.environ.get("DGMBENCH_DATA") or Path.home() / ".cache" / "dgmbench" / "data")
+    from .paths import data_root as where
+
+    return where(root)
 
 
 def _images(array, levels: int = 256) -> torch.Tensor:

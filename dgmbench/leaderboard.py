@@ -17,7 +17,7 @@ import pandas as pd
 from . import trained
 from .errors import DgmbenchError
 from .specs import ProtocolSpec, resolve
-from .store import Store
+from .store import COUNTED, Store
 
 #: sample-quality values shown whenever measured, tagged with their feature network
 SAMPLE_VALUES = ("fid", "is", "kid", "precision", "recall")
@@ -74,7 +74,7 @@ def measured(protocol: ProtocolSpec, store: Store | None, budget: str | None = N
         return pd.DataFrame(), facts
     m = store.metrics()
     m = m[(m.protocol == protocol.name) & (m.protocol_version == protocol.version)
-          & (m.status.isin(["ok", "partial", "truncated"]))]
+          & (m.status.isin(COUNTED))]
     if budget is None and len(m):
         budget = m.sort_values("created").budget.iloc[-1]  # the latest budget, never a mix
     m = m[m.budget == budget]

@@ -2,6 +2,7 @@
 of range is one :class:`OptionError` line naming the option and the value, before anything runs."""
 from __future__ import annotations
 
+import json
 import math
 
 from .errors import DgmbenchError
@@ -10,6 +11,11 @@ from .errors import DgmbenchError
 class OptionError(DgmbenchError):
     """A numeric option out of range, not finite, or not a number."""
 
+
+#: the budget fields the command line can override (``--max-steps`` ...) and their types
+BUDGET_FLAGS = {"epochs": int, "max_seconds": float, "max_steps": int, "lr": float, "batch_size": int,
+                "max_train_examples": int, "max_test_examples": int, "log_every": int, "eval_every": int,
+                "fast": str}
 
 #: budget fields and metric options -> (smallest allowed value, must be an integer)
 LIMITS = {
@@ -56,3 +62,17 @@ def check_all(values: dict, prefix: str = "--") -> None:
                 check(name, item, f"{prefix}{name.replace('_', '-')}" if prefix else name)
         else:
             check(name, value, f"{prefix}{name.replace('_', '-')}" if prefix else name)
+
+
+def key_values(items) -> dict:
+    """``KEY=VALUE`` strings -> dict, with VALUE parsed as JSON when it parses (numbers, bools)."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise DgmbenchError(f"expected KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out

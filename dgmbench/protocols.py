@@ -1,11 +1,16 @@
-"""The protocols that regenerate the lecture tables (one per leaderboard).
+"""The core's protocols: the tables whose cells span several plugins' models (CIFAR-10 bits/dim,
+MNIST NLL) or use the core's own latent-variable metrics (VAE vs IWAE, posterior collapse).
 
-Each names its cells (model x dataset x config), the labels that join a cell to the reference
-CSV shipped in ``dgmbench/references/``, the metrics, and how budgets differ from the harness
-defaults. A cell whose model is not installed is skipped by ``dgmbench reproduce`` with a note.
+Each protocol's spec, its claims (functions of the leaderboard table, written with the public
+helpers of :mod:`dgmbench.claims`) and its reference CSV (``dgmbench/references/``) are together
+here. A spec names its cells (model x dataset x config), the labels that join a cell to the
+reference CSV, the metrics, and how budgets differ from the harness defaults. A cell whose model
+is not installed is skipped by ``dgmbench reproduce`` with a note. Nothing here imports torch or
+pandas.
 """
 from __future__ import annotations
 
+from .claims import ours, verdict
 from .specs import Cell, ProtocolSpec
 
 CIFAR10_MODELS = [  # (model, reference label)
@@ -90,7 +95,7 @@ MNIST_NLL_CELLS = [  # (cell, model, config, reference label; ours-only rows hav
 def builtin_protocols() -> list[ProtocolSpec]:
     return [
         ProtocolSpec(
-            name="cifar10-bpd", version="2",  # v2: a step budget (v1: 240 s), fixed test dequantization
+            name="cifar10-bpd", version="2",  # what each version changed: CHANGELOG.md
             description="CIFAR-10 test bits/dim of tractable-likelihood models (VLAE Table 3)",
             cells=[Cell(m, m, "cifar10", labels={"model": label}) for m, label in CIFAR10_MODELS],
             metrics=["nll"], reference="cifar10_bits_per_dim.csv", columns={"bpd": "bits_per_dim"},
@@ -101,11 +106,11 @@ def builtin_protocols() -> list[ProtocolSpec]:
                     "PixelSNAIL: Chen et al. 2018; DDPM: Ho et al. 2020, Table 1; each row's source and how it "
                     "was checked: the reference CSV). Diffusion models report their variational bound "
                     "(nll_is_bound = 1).",
-            claims="dgmbench.claims:cifar10_ordering",
+            claims="dgmbench.protocols:cifar10_ordering",
         ),
-        # -- flow / autoregressive protocols (issue 4) --
+        # -- tractable-likelihood models on MNIST --
         ProtocolSpec(
-            name="mnist-nll", version="3",  # v2: released code's two-layer widths; v3: a step budget (v2: 240 s)
+            name="mnist-nll", version="3",  # what each version changed: CHANGELOG.md
             description="Statically binarized MNIST test NLL (VLAE Table 2) for the models the suite has",
             cells=[Cell(key, model, "mnist-binary-static", config=config, labels={"model": label})
                    for key, model, config, label in MNIST_NLL_CELLS],
@@ -115,9 +120,9 @@ def builtin_protocols() -> list[ProtocolSpec]:
             caption="Test NLL in nats on statically binarized MNIST (lower is better); paper values from Chen et "
                     "al. 2017, Table 2. Latent-variable models: importance-sampled with k = nll_k.",
         ),
-        # -- latent-variable protocols (issue 3) --
+        # -- latent-variable models --
         ProtocolSpec(
-            name="iwae-table", version="3",  # v2: released code's two-layer widths; v3: a fixed test binarization
+            name="iwae-table", version="3",  # what each version changed: CHANGELOG.md
             description="VAE vs IWAE: test NLL (k = 5000) and active units; MNIST and Omniglot, dynamically "
                         "binarized; 1 and 2 stochastic layers; k = 1, 5, 50 (Burda et al. 2016, Table 1)",
             cells=[Cell(f"{ds}-l{layers}-k{k}-{m}", m, ds, config={"layers": layers, "k": k},
@@ -125,7 +130,7 @@ def builtin_protocols() -> list[ProtocolSpec]:
                    for ds, label in (("mnist-binary", "MNIST"), ("omniglot-binary", "OMNIGLOT"))
                    for layers in (1, 2) for k in (1, 5, 50) for m in ("vae", "iwae")],
             metrics=["nll", "active_units"], reference="iwae_vae_nll_active_units.csv",
-            claims="dgmbench.claims:iwae_table",
+            claims="dgmbench.protocols:iwae_table",
             columns={"nll": "nll_nats", "active_units_layer1": "active_units_layer1",
                      "active_units_layer2": "active_units_layer2"},
             budgets={**{b: {"metric_options": {"nll_k": 5000}} for b in ("quick", "full")},
@@ -136,7 +141,7 @@ def builtin_protocols() -> list[ProtocolSpec]:
                     "the small background subsets (see each run's data note).",
         ),
         ProtocolSpec(
-            name="posterior-collapse", version="2",  # v2: a step budget (v1: quick's 45 s cap)
+            name="posterior-collapse", version="2",  # what each version changed: CHANGELOG.md
             description="Posterior collapse toy example: a VAE with diagonal-Gaussian encoder and decoder on "
                         "x ~ N(mu, Sigma); Sigma diagonal (no active unit expected) vs not (units used)",
             cells=[Cell(f"vae-{kind}", "vae", f"gaussian-{kind}", labels={"covariance": words},
@@ -144,8 +149,71 @@ def builtin_protocols() -> list[ProtocolSpec]:
                    for kind, words in (("diag", "diagonal"), ("full", "non-diagonal"))],
             metrics=["nll", "active_units", "elbo_surgery"], values=["active_units", "avg_kl", "nll"],
             budgets=NAMED_BUDGETS["posterior-collapse"],
-            claims="dgmbench.claims:posterior_collapse",
+            claims="dgmbench.protocols:posterior_collapse",
             caption="Active units and the KL term (avg_kl = KL(q(z)||p(z)) + I[n,z]); expected: 0 active units "
                     "and avg_kl near 0 for the diagonal Sigma, at least 1 active unit otherwise.",
         ),
     ]
+
+
+# -- the claims of the protocols above --
+
+CIFAR10_ORDER = ["uniform", "gaussian", "nice", "realnvp", "pixelcnn", "gated-pixelcnn", "pixelcnnpp"]
+
+
+def cifar10_ordering(df) -> list[str]:
+    """uniform > Gaussian > NICE > RealNVP > PixelCNN > Gated PixelCNN > PixelCNN++ in bits/dim,
+    checked between consecutive measured models."""
+    bpd = ours(df, "bpd")
+    measured = [m for m in CIFAR10_ORDER if m in bpd]
+    pairs = [(a, b) for a, b in zip(measured, measured[1:])]
+    results = [(bpd[a] > bpd[b], f"{a} {bpd[a]:.3f} <= {b} {bpd[b]:.3f}") for a, b in pairs]
+    return [verdict("The paper's ordering uniform > Gaussian > NICE > RealNVP > PixelCNN > Gated PixelCNN > "
+                     "PixelCNN++ (bits/dim)", results)]
+
+
+def iwae_table(df) -> list[str]:
+    """Burda et al.'s claims: IWAE's NLL falls as k grows; IWAE beats VAE at the same k > 1;
+    IWAE has more active units than VAE at k = 50; two stochastic layers beat one."""
+    nll = ours(df, "nll")
+    units = {c: v + ours(df, "active_units_layer2").get(c, 0.0) for c, v in ours(df, "active_units_layer1").items()}
+    sets = ("mnist-binary", "omniglot-binary")
+    key = lambda ds, layers, k, m: f"{ds}-l{layers}-k{k}-{m}"  # noqa: E731 - the protocol's cell keys
+    falls, beats, more_units, deeper = [], [], [], []
+    for ds in sets:
+        for layers in (1, 2):
+            for k1, k2 in ((1, 5), (5, 50)):
+                a, b = key(ds, layers, k1, "iwae"), key(ds, layers, k2, "iwae")
+                if a in nll and b in nll:
+                    falls.append((nll[b] < nll[a], f"{b} {nll[b]:.2f} >= {a} {nll[a]:.2f}"))
+            for k in (5, 50):
+                v, i = key(ds, layers, k, "vae"), key(ds, layers, k, "iwae")
+                if v in nll and i in nll:
+                    beats.append((nll[i] < nll[v], f"{i} {nll[i]:.2f} >= {v} {nll[v]:.2f}"))
+            v, i = key(ds, layers, 50, "vae"), key(ds, layers, 50, "iwae")
+            if v in units and i in units:
+                more_units.append((units[i] > units[v], f"{i} {units[i]:.0f} <= {v} {units[v]:.0f}"))
+        for k in (1, 5, 50):
+            for m in ("vae", "iwae"):
+                one, two = key(ds, 1, k, m), key(ds, 2, k, m)
+                if one in nll and two in nll:
+                    deeper.append((nll[two] < nll[one], f"{two} {nll[two]:.2f} >= {one} {nll[one]:.2f}"))
+    return [verdict("IWAE's NLL falls as k grows", falls),
+            verdict("IWAE's NLL is below VAE's at the same k > 1", beats),
+            verdict("IWAE has more active units than VAE at k = 50", more_units),
+            verdict("Two stochastic layers beat one", deeper)]
+
+
+def posterior_collapse(df) -> list[str]:
+    """The seeds' claim: no active unit for diagonal Sigma, at least one otherwise."""
+    units = ours(df, "active_units")
+    results = []
+    if "vae-diag" in units:
+        results.append((units["vae-diag"] == 0, f"diagonal: {units['vae-diag']:.2f} active units"))
+    if "vae-full" in units:
+        results.append((units["vae-full"] >= 1, f"non-diagonal: {units['vae-full']:.2f} active units"))
+    return [verdict("Latents unused for diagonal Sigma and used otherwise", results)]
+
+
+#: the diagonal VAE's flat held-out curve is the claim (it collapses), not a cell that did not train
+posterior_collapse.expected_plateaus = ("vae-diag",)

@@ -22,10 +22,10 @@ import pandas as pd
 
 from . import leaderboard
 from .specs import resolve
-from .store import Store
+from .store import COUNTED, Store
 
 #: run statuses whose numbers a leaderboard shows; the last two are marked in their cell
-SHOWN = ("ok", "partial", "truncated")
+SHOWN = COUNTED
 MARKED = {"partial": "a metric failed; the others are shown", "truncated": "stopped by --max-seconds"}
 IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".svg")
 

@@ -3,7 +3,6 @@ model: the two entry points of the run path. The steps themselves are :class:`dg
 methods; what a record resolves to is :mod:`dgmbench.plan`."""
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +16,9 @@ from .specs import RunRecord
 
 
 def default_results_path() -> Path:
-    return Path(os.environ.get("DGMBENCH_RESULTS", "dgmbench-results/results.sqlite"))
+    from .paths import results_file
+
+    return results_file()
 
 
 def execute(record: RunRecord, results: Path | None = None, out_root: Path | None = None, resume: bool = False,

@@ -40,14 +40,20 @@ def load_images(folder: Path, mode: str | None = None, size: tuple[int, int] | N
     files = image_files(folder)
     arrays = []
     for path in files:
-        with Image.open(path) as im:
-            if mode is None:
-                mode = "L" if im.mode in ("1", "L", "I", "I;16") else "RGB"
-            size = size or im.size
-            if im.size != size:
-                raise DataError(f"score-folder: {path} is {im.size[0]}x{im.size[1]}, the others {size[0]}x{size[1]} "
-                                "(resize them first: metrics on resampled images are not comparable)")
-            arrays.append(np.asarray(im.convert(mode)))
+        try:
+            with Image.open(path) as im:
+                if mode is None:
+                    mode = "L" if im.mode in ("1", "L", "I", "I;16") else "RGB"
+                size = size or im.size
+                if im.size != size:
+                    raise DataError(f"score-folder: {path} is {im.size[0]}x{im.size[1]}, the others "
+                                    f"{size[0]}x{size[1]} (resize them first: metrics on resampled images are not "
+                                    "comparable)")
+                arrays.append(np.asarray(im.convert(mode)))
+        except (OSError, SyntaxError, ValueError) as exc:  # PIL: not an image, or a truncated one
+            why = (str(exc).splitlines() or ["unreadable"])[0]
+            raise DataError(f"score-folder: {path} is not a readable image ({type(exc).__name__}: {why}); "
+                            "remove or replace it") from None
     x = torch.as_tensor(np.stack(arrays))
     x = x.unsqueeze(-1) if x.ndim == 3 else x
     return x.permute(0, 3, 1, 2).float().div_(255)

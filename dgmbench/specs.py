@@ -112,6 +112,50 @@ class DatasetSpec:
         return n
 
 
+@dataclass(frozen=True)
+class ConfigKey:
+    """A declared config key with the values it allows, for :attr:`ModelSpec.config`:
+    ``ConfigKey(int, min=1)``, ``ConfigKey(float, min=0.0)``, ``ConfigKey(float, above=0.0)``,
+    ``ConfigKey(str, choices=("adam", "rmsprop"))``. ``type`` is as in a plain declaration (a
+    type or a tuple of types); ``min`` and ``max`` are inclusive bounds, ``above`` and ``below``
+    exclusive ones, ``choices`` the only values allowed. A plain type (``{"n_critic": int}``) is a
+    key with no bounds."""
+
+    type: Any
+    min: float | None = None
+    max: float | None = None
+    above: float | None = None
+    below: float | None = None
+    choices: Sequence[Any] | None = None
+    help: str = ""
+
+    def check(self, value) -> str:
+        """'' when ``value`` is allowed, else what is allowed ("at least 1", "one of adam, rmsprop")."""
+        if self.choices is not None and value not in self.choices:
+            return f"one of {', '.join(map(str, self.choices))}"
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if number and self.min is not None and value < self.min:
+            return f"at least {self.min}"
+        if number and self.max is not None and value > self.max:
+            return f"at most {self.max}"
+        if number and self.above is not None and value <= self.above:
+            return f"greater than {self.above}"
+        if number and self.below is not None and value >= self.below:
+            return f"less than {self.below}"
+        return ""
+
+    def describe(self) -> str:
+        """The allowed values in a few words, for listings ("int >= 1", "str: adam | rmsprop")."""
+        types = self.type if isinstance(self.type, tuple) else (self.type,)
+        out = " or ".join(getattr(t, "__name__", str(t)) for t in types)
+        if self.choices is not None:
+            return f"{out}: {' | '.join(map(str, self.choices))}"
+        bounds = [f">= {self.min}" if self.min is not None else "", f"> {self.above}" if self.above is not None
+                  else "", f"<= {self.max}" if self.max is not None else "",
+                  f"< {self.below}" if self.below is not None else ""]
+        return " ".join([out, *[b for b in bounds if b]])
+
+
 @dataclass
 class ModelSpec:
     """A model a plugin provides.
@@ -122,9 +166,10 @@ class ModelSpec:
     ``budgets`` optionally overrides the harness budgets for this model, by budget name
     (for example a smaller learning rate), as a mapping of Budget field -> value.
     ``config`` declares the config keys the model reads and their types (``int``, ``float``,
-    ``bool``, ``str``, ``list``, or a tuple of them; ``{}``: no keys): ``--config`` may set only
-    these. A spec that declares nothing (``None``) accepts the keys of ``defaults`` (types from
-    their values); with no defaults either, keys pass unchecked, with a warning.
+    ``bool``, ``str``, ``list``, or a tuple of them; ``{}``: no keys), or a :class:`ConfigKey`
+    with its range or choices: ``--config`` may set only these, to allowed values. A spec that
+    declares nothing (``None``) accepts the keys of ``defaults`` (types from their values); with
+    no defaults either, keys pass unchecked, with a warning.
     ``metrics`` are what a run of this model computes when neither ``--metric`` nor a protocol
     names any, in place of the harness's defaults (``nll``, ``accuracy``): metric names, or a
     ``"module:function"`` of the run's DatasetSpec returning names (a choice per dataset).
@@ -144,7 +189,7 @@ class ModelSpec:
     def config_types(self) -> dict:
         """Declared key -> type(s); without declarations, the types of ``defaults``' values."""
         if self.config is not None:
-            return dict(self.config)
+            return {k: v.type if isinstance(v, ConfigKey) else v for k, v in self.config.items()}
         return {k: object if v is None else type(v) for k, v in self.defaults.items()}
 
     def check_config(self, config: Mapping[str, Any], where: str = "--config") -> None:
@@ -180,6 +225,10 @@ class ModelSpec:
                 names = " or ".join(dict.fromkeys(getattr(t, "__name__", str(t)) for t in want
                                                   if not (t is int and float in want) and t is not tuple))
                 raise ConfigError(f"model {self.name!r}: config {key}={value!r} ({where}) must be {names}")
+            declared = (self.config or {}).get(key)
+            allowed = declared.check(value) if isinstance(declared, ConfigKey) else ""
+            if allowed:
+                raise ConfigError(f"model {self.name!r}: config {key}={value!r} ({where}) must be {allowed}")
 
 
 @dataclass
@@ -198,6 +247,9 @@ class MetricSpec:
     description: str = ""
     lower_is_better: bool = True
     plugin: str = ""
+    #: computed through the run's feature network (option ``feature_net``): its values are shown
+    #: as ``fid [inception]``, and the network is checked to be usable before any training
+    feature_net: bool = False
 
     def supported_by(self, capabilities: Sequence[str]) -> bool:
         have = set(capabilities)
@@ -210,13 +262,17 @@ class FeatureNetworkSpec:
 
     ``build(dataset_spec, ctx)`` returns a callable mapping images in [0, 1] to
     ``(features, logits_or_None)``. ``key`` enters the reference-statistics cache key and the
-    leaderboard column name, so two networks never share a column.
+    leaderboard column name, so two networks never share a column. ``check`` (optional) is called
+    with no arguments before a run trains and raises a :class:`dgmbench.errors.DgmbenchError`
+    when the network cannot be built here (weights missing offline), so that a run never trains
+    for metrics it cannot compute.
     """
 
     name: str
     build: Factory
     description: str = ""
     plugin: str = ""
+    check: Factory | None = None
 
 
 @dataclass

@@ -9,11 +9,20 @@ A run's row is written as ``running`` before any work, with the host and process
 Ctrl-C and SIGTERM settle it (``interrupted``); a process killed outright (SIGKILL, out of memory)
 cannot, so opening the store marks a ``running`` row whose process no longer exists on this host
 ``abandoned``.
+
+Table ``claims``: the (protocol, version, budget, cell, seed) pairs a live ``reproduce`` is
+running, with the host and process that hold them, so that two sweeps on one results file never
+run the same cell twice. A claim of a process that no longer exists on this host is void.
+
+``PRAGMA user_version`` is the schema's version (:data:`SCHEMA_VERSION`); a file written by a
+newer dgmbench is refused before anything runs.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import time
@@ -77,7 +86,24 @@ CREATE TABLE IF NOT EXISTS history (
     value REAL
 );
 CREATE INDEX IF NOT EXISTS history_run ON history(run_id);
+CREATE TABLE IF NOT EXISTS claims (
+    protocol TEXT NOT NULL,
+    protocol_version TEXT NOT NULL,
+    budget TEXT NOT NULL,
+    cell TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (protocol, protocol_version, budget, cell, seed)
+);
 """
+
+#: the schema this dgmbench writes (``PRAGMA user_version``); 0: files from before it was set
+SCHEMA_VERSION = 1
+
+#: run statuses whose numbers count: a leaderboard shows them, and ``reproduce`` does not run them again
+COUNTED = ("ok", "partial", "truncated")
 
 
 #: the tables and columns of the first results files: a file lacking any of them is damaged
@@ -103,15 +129,17 @@ class Store:
         self.path, self.readonly = Path(path), readonly
         _check_file(self.path, readonly)
         with self._connect() as db:
+            _check_version(db, self.path)
             tables = _check_schema(db, self.path)
             if readonly:
                 self._tables = tables
                 return
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self._add_new_columns(db)
             self._mark_abandoned(db)
-        self._tables = set(REQUIRED) | {"history"}
+        self._tables = set(REQUIRED) | {"history", "claims"}
 
     @staticmethod
     def _add_new_columns(db) -> None:
@@ -213,6 +241,42 @@ class Store:
         with self._connect() as db:
             return self._select(db, "runs", "SELECT * FROM runs ORDER BY created")
 
+    def protocol_runs(self, protocol: str, version: str, budget: str, statuses=COUNTED):
+        """The runs of one protocol version under one budget whose status is in ``statuses``
+        (default :data:`COUNTED`), oldest first."""
+        marks = ", ".join("?" * len(statuses))
+        with self._connect() as db:
+            return self._select(db, "runs", "SELECT * FROM runs WHERE protocol = ? AND protocol_version = ? AND "
+                                f"budget = ? AND status IN ({marks}) ORDER BY created",
+                                (protocol, str(version), budget, *statuses))
+
+    def claim(self, protocol: str, version: str, budget: str, cells) -> list:
+        """Claim ``cells`` ((cell, seed) pairs) of a protocol version and budget for this process;
+        return those it got. A pair held by another live process is not taken; one held by a
+        process gone from this host (killed) is. All in one transaction, so two processes that
+        claim at once never both get a pair."""
+        host, pid, now = socket.gethostname(), os.getpid(), time.time()
+        got = []
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            for cell, seed in cells:
+                key = (protocol, str(version), budget, cell, int(seed))
+                held = db.execute("SELECT host, pid FROM claims WHERE protocol = ? AND protocol_version = ? AND "
+                                  "budget = ? AND cell = ? AND seed = ?", key).fetchone()
+                if held and (held[0], held[1]) != (host, pid) and not (held[0] == host and not _alive(held[1])):
+                    continue
+                db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*key, host, pid, now))
+                got.append((cell, seed))
+        return got
+
+    def release(self, protocol: str, version: str, budget: str, cells) -> None:
+        """Give back this process's claims on ``cells`` ((cell, seed) pairs)."""
+        with self._connect() as db:
+            db.executemany("DELETE FROM claims WHERE protocol = ? AND protocol_version = ? AND budget = ? AND "
+                           "cell = ? AND seed = ? AND host = ? AND pid = ?",
+                           [(protocol, str(version), budget, cell, int(seed), socket.gethostname(), os.getpid())
+                            for cell, seed in cells])
+
     def metrics(self):
         with self._connect() as db:
             df = self._select(db, "metrics",
@@ -249,6 +313,14 @@ def _check_file(path: Path, readonly: bool) -> None:
         raise StoreError(f"{path} is not a dgmbench results file (not SQLite); pass another --results file")
 
 
+def _check_version(db, path: Path) -> None:
+    """Refuse a file written by a newer dgmbench: its schema may mean things this one does not know."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"results file {path} has schema version {version}, newer than this dgmbench's "
+                         f"{SCHEMA_VERSION}; upgrade dgmbench or pass another --results file")
+
+
 def _check_schema(db, path: Path) -> set:
     """The file's tables; a damaged dgmbench file (a table or column of REQUIRED missing) or an
     SQLite file of another program is refused before anything is written."""
@@ -275,8 +347,9 @@ def _store_error(path: Path, exc: BaseException) -> StoreError:
     text = str(exc)
     if "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
         why = "is read-only (the file or its folder); make it writable or pass another --results file"
-    elif "full" in text or getattr(exc, "errno", None) == 28:
-        why = "cannot be written: no space left on the device; free some space"
+    elif "full" in text or getattr(exc, "errno", None) == errno.ENOSPC or (
+            "disk I/O error" in text and _nearly_full(path)):
+        why = "cannot be written: the disk is full (no space left on the device); free some space"
     elif "not a database" in text:
         why = "is not a dgmbench results file (not SQLite); pass another --results file"
     elif "malformed" in text:
@@ -288,6 +361,16 @@ def _store_error(path: Path, exc: BaseException) -> StoreError:
     else:
         why = f"cannot be used ({type(exc).__name__}: {text})"
     return StoreError(f"results file {path} {why}")
+
+
+def _nearly_full(path: Path) -> bool:
+    """Whether the file system holding ``path`` has less than 1 MiB free: SQLite reports a full
+    disk during a WAL write as a bare "disk I/O error"."""
+    folder = path.parent if path.parent.exists() else Path(".")
+    try:
+        return shutil.disk_usage(folder).free < 2 ** 20
+    except OSError:
+        return False
 
 
 def _alive(pid: int) -> bool:

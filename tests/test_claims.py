@@ -1,7 +1,7 @@
 """The claim checks on constructed tables with known answers."""
 import pandas as pd
 
-from dgmbench.claims import cifar10_ordering, iwae_table, posterior_collapse
+from dgmbench.protocols import cifar10_ordering, iwae_table, posterior_collapse
 
 
 def _table(values: dict, column: str) -> pd.DataFrame:

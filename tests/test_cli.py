@@ -215,13 +215,25 @@ def test_a_killed_run_is_marked_abandoned_and_stored_results_stay(plugin_path):
     assert killed["status"] == "abandoned" and "killed" in killed["error"]
 
 
+def rows_of(table: str) -> dict:
+    """First column -> the row's text, its wrapped continuation lines joined on."""
+    rows, last = {}, None
+    for line in table.splitlines():
+        if line.strip() and not line[0].isspace():
+            last = line.split()[0]
+            rows[last] = line
+        elif line.strip() and last:
+            rows[last] += " " + line.strip()
+    return {k: " ".join(v.split()) for k, v in rows.items()}
+
+
 def test_broken_and_malformed_plugins_are_named_and_isolated(plugin_path):
     make_plugin(plugin_path, "testplug", GOOD)
     make_plugin(plugin_path, "brokenplug", BROKEN)
     make_plugin(plugin_path, "badspecs", MALFORMED)
     r = run_cli("plugins")
     assert r.returncode == 0
-    lines = {line.split()[0]: line for line in r.stdout.splitlines() if line.strip()}
+    lines = rows_of(r.stdout)
     assert "BROKEN: import failed: ModuleNotFoundError" in lines["brokenplug"]
     assert "BROKEN" in lines["badspecs"] and "expected ModelSpec" in lines["badspecs"]
     assert "models: diag, clf" in lines["testplug"] and "0.0.1" in lines["testplug"]

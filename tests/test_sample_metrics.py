@@ -200,7 +200,7 @@ def test_end_to_end_gaussian_on_digits_with_the_domain_network(tmp_path, monkeyp
     table = Store(results).metrics()
     rows = table[table.metric.isin(["fid", "inception_score"])]
     assert set(rows.name) >= {"fid", "is"} and set(rows.feature_net) == {"domain"}
-    # every value every sample metric returned is in the store, unchanged (issue 18)
+    # every value every sample metric returned is in the store, unchanged
     stored = dict(zip(table.name, table.value))
     assert set(table.metric) == {"fid", "kid", "inception_score", "precision_recall"}
     assert {"kid", "precision", "recall"} <= set(m) and set(stored) == set(m)

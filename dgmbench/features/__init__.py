@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import re
 import weakref
 from pathlib import Path
@@ -29,7 +28,9 @@ DTYPES = {"fp32": None, "float32": None, "bf16": torch.bfloat16, "bfloat16": tor
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("DGMBENCH_CACHE") or Path.home() / ".cache" / "dgmbench")
+    from ..paths import cache_dir as where
+
+    return where()
 
 
 def safe_name(s: str) -> str:
@@ -88,7 +89,7 @@ def autocast_for(device: torch.device, dtype: str = "fp32"):
     """Autocast to bf16/fp16 for the feature pass (CUDA only), or nothing for fp32.
 
     Reduced precision is refused on a CPU: there it moved FID by 0.17 against fp32 (the 0.1
-    target of ``benchmarks/sample_features.py``, issue 10) and is not faster than fp32."""
+    target of ``benchmarks/sample_features.py``) and is not faster than fp32."""
     if dtype not in DTYPES:
         raise DgmbenchError(f"feature_dtype {dtype!r} is not one of fp32, bf16, fp16")
     if DTYPES[dtype] is None:

@@ -169,7 +169,9 @@ def probe(model, x: torch.Tensor, k: int, n: int, bound: int) -> dict:
 
 
 def _cache_file() -> Path:
-    return Path(os.environ.get("DGMBENCH_CACHE") or Path.home() / ".cache" / "dgmbench") / "nll-plans.json"
+    from ..paths import cache_dir
+
+    return cache_dir() / "nll-plans.json"
 
 
 def _load_disk() -> dict:

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import pandas as pd
 
-
-def _ours(df: pd.DataFrame, column: str) -> dict:
-    col = f"{column} (ours)"
-    if col not in df:
-        return {}
-    return {c: float(v) for c, v in zip(df["cell"], df[col]) if c is not None and v is not None and not pd.isna(v)}
+from dgmbench.claims import ours, verdict
 
 
 def identifiability(df: pd.DataFrame) -> list[str]:
     """Same marginals (every seed's KS tests pass for both) and scores that fall for the rotated oracle."""
-    match, ks = _ours(df, "marginals_match"), _ours(df, "ks_max")
+    match, ks = ours(df, "marginals_match"), ours(df, "ks_max")
     if "oracle" not in match or "oracle-rotated" not in match:
         return ["The identifiability claim: not measured."]
     same = match["oracle"] == 1.0 and match["oracle-rotated"] == 1.0
     lower = []
     for score in ("betavae_score", "factorvae_score", "mig"):
-        s = _ours(df, score)
+        s = ours(df, score)
         if "oracle" in s and "oracle-rotated" in s:
             lower.append((s["oracle-rotated"] < s["oracle"] - 0.05,
                           f"{score} {s['oracle']:.3f} vs {s['oracle-rotated']:.3f}"))
@@ -35,11 +30,7 @@ def identifiability(df: pd.DataFrame) -> list[str]:
 
 def disentanglement(df: pd.DataFrame) -> list[str]:
     """The trade-off of the seeds: a stronger KL pressure (beta 1 -> 4 -> 16) costs reconstruction."""
-    recon = _ours(df, "recon")
+    recon = ours(df, "recon")
     order = [c for c in ("vae", "betavae-4", "betavae-16") if c in recon]
-    pairs = list(zip(order, order[1:]))
-    if not pairs:
-        return ["Reconstruction worsens as beta grows: not measured."]
-    fails = [f"{b} {recon[b]:.1f} <= {a} {recon[a]:.1f}" for a, b in pairs if not recon[b] > recon[a]]
-    head = f"Reconstruction worsens as beta grows (1, 4, 16): holds in {len(pairs) - len(fails)} of {len(pairs)}"
-    return [head + (f" (fails: {'; '.join(fails)})." if fails else ".")]
+    results = [(recon[b] > recon[a], f"{b} {recon[b]:.1f} <= {a} {recon[a]:.1f}") for a, b in zip(order, order[1:])]
+    return [verdict("Reconstruction worsens as beta grows (1, 4, 16)", results)]

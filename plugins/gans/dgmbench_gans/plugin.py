@@ -1,6 +1,6 @@
 """Plugin ``gans``: the GAN family on one DCGAN backbone (:mod:`dgmbench_gans.backbone`), and the
 ``gan-losses`` and ``gan-modes`` protocols. Light: no torch import at module level."""
-from dgmbench import ModelSpec, hookimpl
+from dgmbench import ConfigKey, ModelSpec, hookimpl
 
 from .protocols import protocols
 
@@ -31,14 +31,19 @@ MODELS = [
 ]
 CONDITIONAL = {"cgan", "acgan", "infogan"}
 
-#: the config keys every GAN reads (dgmbench_gans.base) and each model's own
-CONFIG = {"z_dim": int, "width": int, "layers": int, "n_critic": int, "optimizer": str, "beta1": float,
-          "beta2": float, "spectral_norm": bool, "minibatch_features": int, "vbn": bool, "feature_matching": bool,
-          "historical_averaging": float, "label_smoothing": float, "batch_norm": bool}
-OWN = {"wgan": {"clip": float}, "wgan-gp": {"gp_lambda": float}, "dragan": {"gp_lambda": float},
-       "ebgan": {"margin": float, "pt_weight": float, "code_dim": int},
-       "began": {"gamma": float, "lambda_k": float, "code_dim": int},
-       "infogan": {"n_cat": int, "n_cont": int, "lambda_cat": float, "lambda_cont": float}}
+POSITIVE, COUNT, WEIGHT = ConfigKey(int, min=1), ConfigKey(int, min=0), ConfigKey(float, min=0.0)
+BETA = ConfigKey(float, min=0.0, below=1.0)  # Adam's moment decay: [0, 1)
+#: the config keys every GAN reads (dgmbench_gans.base) and each model's own, with their allowed values
+CONFIG = {"z_dim": POSITIVE, "width": POSITIVE, "layers": POSITIVE, "n_critic": POSITIVE,
+          "optimizer": ConfigKey(str, choices=("adam", "rmsprop")), "beta1": BETA, "beta2": BETA,
+          "spectral_norm": bool, "minibatch_features": COUNT, "vbn": bool, "feature_matching": bool,
+          "historical_averaging": WEIGHT, "label_smoothing": ConfigKey(float, above=0.0, max=1.0),
+          "batch_norm": bool}
+OWN = {"wgan": {"clip": ConfigKey(float, above=0.0)}, "wgan-gp": {"gp_lambda": WEIGHT},
+       "dragan": {"gp_lambda": WEIGHT},
+       "ebgan": {"margin": WEIGHT, "pt_weight": WEIGHT, "code_dim": POSITIVE},
+       "began": {"gamma": ConfigKey(float, min=0.0, max=1.0), "lambda_k": WEIGHT, "code_dim": POSITIVE},
+       "infogan": {"n_cat": COUNT, "n_cont": COUNT, "lambda_cat": WEIGHT, "lambda_cont": WEIGHT}}
 
 
 def sample_metric() -> dict:

@@ -1,5 +1,10 @@
 """The ``gan-losses`` and ``gan-modes`` protocols (specs only, no torch)."""
+from pathlib import Path
+
 from dgmbench import Cell, ProtocolSpec
+
+#: the reference tables shipped with this plugin (package data)
+REFERENCES = Path(__file__).resolve().parent / "references"
 
 #: our model name -> Lucic et al. 2018's row label
 LOSSES = [("gan", "MM GAN"), ("nsgan", "NS GAN"), ("lsgan", "LSGAN"), ("wgan", "WGAN"), ("wgan-gp", "WGAN GP"),
@@ -19,7 +24,7 @@ def protocols() -> list[ProtocolSpec]:
             cells=[Cell(f"{ds}-{m}", m, ds, labels={"dataset": label, "model": name})
                    for ds, label in LOSS_DATASETS for m, name in LOSSES],
             metrics=["fid", "kid", "inception_score", "precision_recall"],
-            reference="gan_losses_lucic2018_fid.csv", columns={"fid [inception]": "fid_inception"},
+            reference=str(REFERENCES / "gan_losses_lucic2018_fid.csv"), columns={"fid [inception]": "fid_inception"},
             seeds=(0, 1, 2),
             budgets={"quick": {"epochs": 20, "batch_size": 64}, "full": {"epochs": 50, "batch_size": 64},
                      "cpu": {"epochs": 1000, "max_steps": 400, "batch_size": 64, "metric_options": {"sample_metric_n": 2000},

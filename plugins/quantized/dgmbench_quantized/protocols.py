@@ -10,9 +10,13 @@ present), scored with whatever feature network the run used (the tag in each col
 """
 from __future__ import annotations
 
-import math
+from pathlib import Path
 
 from dgmbench import Cell, ProtocolSpec
+from dgmbench.claims import ours, verdict
+
+#: the reference tables shipped with this plugin (package data)
+REFERENCES = Path(__file__).resolve().parent / "references"
 
 #: DCGAN at width 32 (the gans plugin's default is 64), for nsgan and fqgan
 DCGAN_CPU = {"width": 32}
@@ -39,32 +43,19 @@ VQ_CELLS = [  # (key, dataset, config, label); the steps each stage really ran a
 ]
 
 
-def _ours(df, column: str) -> dict:
-    """cell -> measured mean of a leaderboard column (``"<column> (ours)"``)."""
-    col = f"{column} (ours)"
-    if col not in df:
-        return {}
-    return {c: float(v) for c, v in zip(df["cell"], df[col])
-            if isinstance(c, str) and v is not None and not (isinstance(v, float) and math.isnan(v))}
-
-
 def fq_lowers_fid(df) -> list[str]:
     """Zhao et al.'s claim on our cells: FQ-X has a lower FID than X (same dataset, same feature net)."""
     out = []
     for column in [c[:-len(" (ours)")] for c in df.columns if c.startswith("fid [") and c.endswith(" (ours)")]:
-        fid = _ours(df, column)
+        fid = ours(df, column)
         results = []
         for ds, _, _ in GAN_DATASETS:
             for base, fq in PAIRS:
                 a, b = f"{ds}-{base}", f"{ds}-{fq}"
                 if a in fid and b in fid:
                     results.append((fid[b] < fid[a], f"{b} {fid[b]:.2f} >= {a} {fid[a]:.2f}"))
-        if not results:
-            continue
-        failed = [why for ok, why in results if not ok]
-        line = (f"Feature quantization lowers FID ({column}): holds in {len(results) - len(failed)} of "
-                f"{len(results)} measured comparisons")
-        out.append(line + (f" (fails: {'; '.join(failed)})." if failed else "."))
+        if results:
+            out.append(verdict(f"Feature quantization lowers FID ({column})", results))
     return out or ["Feature quantization lowers FID: not measured."]
 
 
@@ -80,7 +71,8 @@ def protocols() -> list[ProtocolSpec]:
                                 "feature_network": "ours: see tags"})
                    for ds, label, res in GAN_DATASETS for key, model, config, name in GAN_CELLS],
             metrics=["fid", "kid", "inception_score", "precision_recall"],
-            reference="fqgan_fid_is.csv", columns={"fid [inception]": "fid", "is [inception]": "inception_score"},
+            reference=str(REFERENCES / "fqgan_fid_is.csv"),
+            columns={"fid [inception]": "fid", "is [inception]": "inception_score"},
             claims="dgmbench_quantized.protocols:fq_lowers_fid", seeds=(0, 1, 2),
             budgets={"quick": {"epochs": 1000, "max_steps": 5000, "batch_size": 64},
                      "full": {"epochs": 1000, "max_steps": 100000, "batch_size": 64},

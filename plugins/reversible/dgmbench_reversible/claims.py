@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dgmbench.claims import _ours, _verdict
+from dgmbench.claims import ours, verdict
 
 
 def _ratio_claims(values: dict, unit: str, prefix: str = "") -> list[str]:
@@ -28,22 +28,22 @@ def _ratio_claims(values: dict, unit: str, prefix: str = "") -> list[str]:
     if k("revnet", 164) in values and k("resnet", 164) in values:
         r = values[k("revnet", 164)] / values[k("resnet", 164)]
         below.append((r <= 0.35, f"RevNet-164 / ResNet-164 = {r:.2f}"))
-    out = [_verdict(f"RevNet-110 within 1.3x of RevNet-38, same basic blocks at 3x the depth ({unit})", same),
-           _verdict(f"RevNet-164 within 1.3x of RevNet-38 ({unit})", flat),
-           _verdict(f"ResNet's memory grows with depth ({unit})", grows),
-           _verdict(f"RevNet-164 at most 0.35x ResNet-164 ({unit})", below)]
+    out = [verdict(f"RevNet-110 within 1.3x of RevNet-38, same basic blocks at 3x the depth ({unit})", same),
+           verdict(f"RevNet-164 within 1.3x of RevNet-38 ({unit})", flat),
+           verdict(f"ResNet's memory grows with depth ({unit})", grows),
+           verdict(f"RevNet-164 at most 0.35x ResNet-164 ({unit})", below)]
     ratios = "; ".join(why for ok, why in same + flat + below)
     return [s for s in out if not s.endswith("not measured.")] + ([f"Ratios ({unit}): {ratios}."] if ratios else [])
 
 
 def revnet_memory(df: pd.DataFrame) -> list[str]:
-    return _ratio_claims(_ours(df, "saved_mib"), "saved for backward") + \
-        _ratio_claims(_ours(df, "cuda_peak_mib"), "CUDA peak")
+    return _ratio_claims(ours(df, "saved_mib"), "saved for backward") + \
+        _ratio_claims(ours(df, "cuda_peak_mib"), "CUDA peak")
 
 
 def revnet_table(df: pd.DataFrame) -> list[str]:
     """Gomez et al.: RevNets match equally sized ResNets (within 1.04 points in their Table 3)."""
-    err = _ours(df, "top1_error")
+    err = ours(df, "top1_error")
     pairs = []
     for ds in ("cifar10", "cifar100"):
         for res, rev in ((32, 38), (110, 110), (164, 164)):
@@ -51,8 +51,8 @@ def revnet_table(df: pd.DataFrame) -> list[str]:
             if a in err and b in err:
                 pairs.append((abs(err[a] - err[b]) <= 1.5, f"{ds} ResNet-{res} {err[a]:.2f} vs RevNet-{rev} "
                                                              f"{err[b]:.2f}"))
-    return [_verdict("RevNet's top-1 error within 1.5 points of the paired ResNet's", pairs)] + \
-        _ratio_claims(_ours(df, "saved_mib"), "saved for backward", "cifar10-")
+    return [verdict("RevNet's top-1 error within 1.5 points of the paired ResNet's", pairs)] + \
+        _ratio_claims(ours(df, "saved_mib"), "saved for backward", "cifar10-")
 
 
 def irevnet(df: pd.DataFrame) -> list[str]:
@@ -60,6 +60,6 @@ def irevnet(df: pd.DataFrame) -> list[str]:
     float32 reconstruction error stays below half a grey level (1/510). (An untrained network
     inverts to 1e-5, as the plugin's tests check; trained weights grow the features and with them
     float32's rounding.)"""
-    rec = _ours(df, "reconstruction_error")
-    return [_verdict("i-RevNet recovers its 8-bit input exactly from its features (max error < 1/510)",
+    rec = ours(df, "reconstruction_error")
+    return [verdict("i-RevNet recovers its 8-bit input exactly from its features (max error < 1/510)",
                      [(v < 1 / 510, f"{c}: max error {v:.2e}") for c, v in rec.items()])]
