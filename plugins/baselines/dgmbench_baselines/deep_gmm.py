@@ -65,6 +65,12 @@ class DeepGMM(Model):
         return torch.tril(self.off[layer], -1) + torch.diag_embed(self.log_diag[layer].exp())
 
     def log_prob(self, x):
+        # in fp32 even under the harness's bf16 autocast: sums of squares over D dimensions and the
+        # log-determinants need the precision
+        with torch.autocast(x.device.type, enabled=False):
+            return self._log_prob(x.float() if x.dtype in (torch.float16, torch.bfloat16) else x)
+
+    def _log_prob(self, x):
         B = len(x)
         u = x.reshape(B, 1, -1)                      # (B, paths so far, D)
         log_det = x.new_zeros(1)                      # log |det W| along each path prefix

@@ -90,3 +90,12 @@ def test_smoke_run_through_the_cli(tmp_path):
 
     values = dict(zip(*Store(tmp_path / "r.sqlite").metrics()[["name", "value"]].T.values))
     assert values["nll_is_bound"] == 0.0 and 0 < values["bpd"] < 2 * math.log2(17), values
+
+
+def test_log_prob_is_float32_under_bf16_autocast():
+    model = DeepGMM((16,), {"nodes": [2, 2]})
+    x = torch.rand(4, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under = model.log_prob(x)
+    assert under.dtype == torch.float32
+    torch.testing.assert_close(under, model.log_prob(x))

@@ -24,6 +24,12 @@ from dgmbench.model import Model
 from .process import GaussianDiffusion, linear_betas, normal_kl
 
 
+def full_precision(t: torch.Tensor) -> torch.Tensor:
+    """float32 for a bf16 / fp16 network output (the harness trains under bf16 autocast on CUDA):
+    the bound's terms are sums over every dimension."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+
+
 def check_dataset(dataset) -> tuple[tuple[int, ...], int | None]:
     if len(dataset.shape) != 3:
         raise ValueError(f"diffusion models need images; {dataset.name!r} has shape {tuple(dataset.shape)}")
@@ -64,7 +70,7 @@ class DiffusionModel(Model):
         """L_{t-1} = KL(q(x_{t-1} | x_t, x_0) || p(x_{t-1} | x_t)) for one x_t ~ q(x_t | x_0), t >= 2."""
         xt = self.process.q_sample(x0, t, torch.randn_like(x0))
         q_mean, q_logvar = self.process.q_posterior(x0, xt, t)
-        p_mean, p_logvar = self.reverse(xt, t)
+        p_mean, p_logvar = (full_precision(v) for v in self.reverse(xt, t))
         return normal_kl(q_mean, q_logvar, p_mean, p_logvar.expand_as(p_mean)).flatten(1).sum(1)
 
     def decoder_term(self, x0: torch.Tensor) -> torch.Tensor:

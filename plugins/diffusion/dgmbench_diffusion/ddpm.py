@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import DiffusionModel, check_dataset
+from .base import DiffusionModel, check_dataset, full_precision
 from .process import discretized_gaussian_log_prob
 from .unet import UNet
 
@@ -77,7 +77,7 @@ class DDPM(DiffusionModel):
 
     def decoder_log_prob(self, x0, x1):
         one = torch.ones(len(x0), dtype=torch.long, device=x0.device)
-        mean, logvar = self.reverse(x1, one)
+        mean, logvar = (full_precision(v) for v in self.reverse(x1, one))
         return discretized_gaussian_log_prob(x0, mean, logvar.expand_as(mean), self.levels).flatten(1).sum(1)
 
     def loss(self, x, y=None):

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import DiffusionModel, check_dataset
+from .base import DiffusionModel, check_dataset, full_precision
 from .ddpm import resolve_config
 from .process import normal_log_prob
 
@@ -107,7 +107,7 @@ class DeepDiffusion(DiffusionModel):
 
     def decoder_log_prob(self, x0, x1):
         one = torch.ones(len(x0), dtype=torch.long, device=x0.device)
-        mean, logvar = self.reverse(x1, one)
+        mean, logvar = (full_precision(v) for v in self.reverse(x1, one))
         return normal_log_prob(x0, mean, logvar).flatten(1).sum(1)
 
     def loss(self, x, y=None):

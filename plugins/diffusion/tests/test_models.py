@@ -67,3 +67,14 @@ def test_smoke_run_through_the_cli_stores_a_flagged_bound(name, tmp_path):
     assert values["nll_is_bound"] == 1.0
     assert math.isfinite(values["bpd"]) and values["bpd"] > 0, values  # 5 steps: a loose bound, but a bound
     assert list((tmp_path / "out").rglob("samples.png"))
+
+
+@pytest.mark.parametrize("name", ["ddpm", "deep-diffusion"])
+def test_a_bf16_autocast_step_gives_a_float32_finite_loss(name):
+    """The harness trains under bf16 autocast on CUDA; the bound's terms are summed in float32."""
+    model = build(name, objective="bound") if name == "ddpm" else build(name)
+    model = model.float().train()
+    x = torch.randint(17, (8, 1, 4, 4)).float() / 16
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = model.loss(x)
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
