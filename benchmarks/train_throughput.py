@@ -18,6 +18,14 @@ curve or checkpoint) against a bare loop that cuts random batches of the same si
 the same binarization or dequantization) and calls the same ``train_step``. Repeats are interleaved
 (bare, harness, bare, ...) and each side keeps its best, so a shared machine's noise hits both; prints
 PASS/FAIL per model against the 0.95 target.
+
+``--fast-paths NAMES``: per family (one model of each plugin distribution, on its dataset's shape),
+steps/s of ``dgmbench.training.fit`` with the budget's ``fast`` empty (eager) against ``fast=NAMES``
+(default ``channels_last,fused_adam,compile``; see ``dgmbench.plan.FAST_PATHS``), side by side, best
+of ``--repeats`` interleaved repeats. This is the measurement that decides, per family, which fast
+paths a GPU budget turns on (they are all off until measured on a device):
+
+    python benchmarks/train_throughput.py --device cuda --fast-paths channels_last,fused_adam,compile
 """
 from __future__ import annotations
 
@@ -80,16 +88,63 @@ def bare_steps_per_second(model, ds, split, device, batch: int, steps: int) -> f
     return steps / (time.perf_counter() - start)
 
 
-def harness_steps_per_second(model, ds, split, device, batch: int, steps: int) -> float:
+def harness_steps_per_second(model, ds, split, device, batch: int, steps: int, fast=()) -> float:
     from dgmbench.specs import Budget
     from dgmbench.training import Hooks, TrainingRun, fit
 
-    budget = Budget("bench", epochs=1000, batch_size=batch, lr=1e-4, max_steps=steps)
+    budget = Budget("bench", epochs=1000, batch_size=batch, lr=1e-4, max_steps=steps, fast=fast)
     start = time.perf_counter()
     fit(model, split, TrainingRun(ds, budget, device), Hooks(progress=False))
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return steps / (time.perf_counter() - start)
+
+
+#: one model per family (plugin distribution): (family, model, dataset, config, batch)
+FAMILY_CASES = [
+    ("latent", "vae", "mnist-binary", {"layers": 1, "k": 1}, 100),
+    ("flows", "realnvp", "cifar10", {}, 64),
+    ("autoregressive", "pixelcnn", "cifar10", {}, 64),
+    ("gans", "nsgan", "cifar10", {}, 64),
+    ("reversible", "revnet", "cifar10", {}, 128),
+    ("quantized", "vqvae2", "cifar10", {}, 64),
+    ("disentangle", "betavae", "dsprites", {}, 64),
+    ("diffusion", "ddpm", "cifar10", {}, 64),
+    ("baselines", "deep-gmm", "mnist", {}, 100),
+]
+
+
+def fast_vs_eager(args, device) -> None:
+    """steps/s of fit per family: eager against the budget's ``fast`` paths (random data of the
+    dataset's shape, held like a loaded split; the first steps of each side are a warm-up)."""
+    from dgmbench.data import DataSplit
+
+    reg = load_registry()
+    print(f"device {device}; fast = {args.fast_paths}; best of {args.repeats} interleaved repeats of "
+          f"{args.steps} steps (after {args.warmup} warm-up steps)")
+    print(f"{'family':15s} {'model':10s} {'eager steps/s':>14s} {'fast steps/s':>13s} {'speed-up':>9s}")
+    for family, name, dataset, config, batch in FAMILY_CASES:
+        if name not in reg.items["models"] or (args.models != MODELS and name not in args.models):
+            continue
+        ds, spec = reg.dataset(dataset), reg.items["models"][name]
+        g = torch.Generator().manual_seed(0)
+        levels = ds.levels or 256
+        x = torch.randint(0, levels, (4 * batch, *ds.shape), generator=g).float() / (levels - 1)
+        y = torch.randint(0, ds.num_classes or 10, (4 * batch,), generator=g)
+        split = DataSplit(x, y)
+        torch.manual_seed(0)
+        model = build_model(spec, ds, {**spec.defaults, **config})
+        best = {"eager": 0.0, "fast": 0.0}
+        sides = (("eager", ()), ("fast", args.fast_paths))
+        for _, fast in sides:  # warm-up: first-call costs (allocator, cuDNN autotune, compilation)
+            harness_steps_per_second(copy.deepcopy(model), ds, split, device, batch, args.warmup, fast)
+        for _ in range(args.repeats):
+            for side, fast in sides:
+                steps_per_s = harness_steps_per_second(copy.deepcopy(model), ds, split, device, batch, args.steps,
+                                                       fast)
+                best[side] = max(best[side], steps_per_s)
+        print(f"{family:15s} {name:10s} {best['eager']:14.2f} {best['fast']:13.2f} "
+              f"{best['fast'] / best['eager']:9.2f}")
 
 
 def vs_harness(args, device) -> None:
@@ -135,11 +190,15 @@ def main() -> None:
     ap.add_argument("--no-compile", action="store_true", help="bf16 autocast alone (compilation is slow on a CPU)")
     ap.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="model config (all models)")
     ap.add_argument("--vs-harness", action="store_true", help="harness loop vs a bare loop")
-    ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats for --vs-harness")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats for --vs-harness / --fast-paths")
+    ap.add_argument("--fast-paths", nargs="?", const="channels_last,fused_adam,compile", metavar="NAMES",
+                    help="fit's steps/s per family, eager vs these fast paths (dgmbench.plan.FAST_PATHS)")
     args = ap.parse_args()
     device = torch.device(args.device)
     if args.vs_harness:
         return vs_harness(args, device)
+    if args.fast_paths:
+        return fast_vs_eager(args, device)
     reg = load_registry()
     ds = reg.dataset(args.dataset)
     config = _key_values(args.config)

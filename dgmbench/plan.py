@@ -14,6 +14,25 @@ from .specs import Budget, DatasetSpec, ModelSpec, ProtocolSpec, RunRecord, reso
 
 DEFAULT_METRICS = ("nll", "accuracy")  # each where the model supports it
 
+#: the training loop's fast paths, switched on by a budget's ``fast`` (``--fast NAME,NAME``):
+#: name -> what it does (dgmbench.training applies them; each is a no-op where it cannot apply)
+FAST_PATHS = {
+    "channels_last": "convolutional nets and their 4-d inputs in channels-last memory format (CUDA)",
+    "compile": 'torch.compile(mode="reduce-overhead") of the model\'s loss: CUDA graphs for small steps (CUDA)',
+    "fused_adam": "Adam/AdamW with the fused kernel (one launch for all parameters)",
+    "fp32": "no bf16 autocast in training (CUDA trains under bf16 autocast otherwise)",
+}
+
+
+def fast_paths(value) -> frozenset:
+    """The fast-path names of a budget's ``fast`` (a tuple, or a comma-separated string from the
+    command line); an unknown name is one line listing the known ones."""
+    names = [n.strip() for n in (value.split(",") if isinstance(value, str) else value or ()) if n.strip()]
+    unknown = [n for n in names if n not in FAST_PATHS]
+    if unknown:
+        raise DgmbenchError(f"--fast {unknown[0]!r} is not a fast path; choose from {', '.join(FAST_PATHS)}")
+    return frozenset(names)
+
 
 def protocol_for(reg: Registry, record: RunRecord) -> ProtocolSpec | None:
     return None if record.protocol in ("default", "", None) else reg.get("protocols", record.protocol)
@@ -74,6 +93,7 @@ def plan(reg: Registry, record: RunRecord) -> Plan:
     metrics = metrics_for(reg, record, spec, protocol)
     budget = resolve_budget(record.budget, protocol.budgets if protocol else None, spec.budgets,
                             overrides=record.overrides)
+    fast_paths(budget.fast)  # an unknown fast path: one line, before anything is stored
     spec.check_config(record.config)  # unknown keys or wrong types: one line, before anything is stored
     if protocol and record.cell and spec.config is not None:
         spec.check_config(protocol.cell(record.cell).config, f"protocol {protocol.name} cell {record.cell}")

@@ -72,6 +72,9 @@ class Budget:
     metric_options: Mapping[str, Any] = field(default_factory=dict)
     #: words for the leaderboard caption, not work: e.g. the fraction of the paper's schedule
     note: str = ""
+    #: fast paths of the training loop this budget turns on (names in dgmbench.plan.FAST_PATHS;
+    #: none by default: each is turned on per family once measured on a device)
+    fast: tuple[str, ...] | str = ()
 
     def replace(self, **changes: Any) -> "Budget":
         return dataclasses.replace(self, **changes)
