@@ -17,11 +17,12 @@ log w = log p(x, z_T) - log q(z_T | x) give the k-sample estimate the ``nll`` me
 uses Adamax; the suite gives every model of a table the same optimizer budget).
 
 Architecture (after the paper's MNIST model, Sec. 5.1; the widths are this suite's choice and
-were not checked against the paper's appendix): a single stochastic layer of ``latent`` = 32 units; encoder and decoder ResNets of ``channels`` = 64
-maps with ``blocks`` = 2 residual blocks per resolution (28 -> 14 -> 7); ``iaf_steps`` = 2 IAF
-steps, each a MADE with ``made_hidden`` = [320, 320] units, context ``hidden`` = 450. The paper's
-CIFAR-10 model (a 2 x 20-layer hierarchy of stochastic ResNet blocks with bidirectional inference)
-is NOT built: on CIFAR-10 this is the same single-layer model at the same widths.
+were not checked against the paper's appendix): a single stochastic layer of ``latent`` = 32
+units; encoder and decoder ResNets of ``channels`` = 64 maps with ``blocks`` = 2 residual blocks
+per resolution (28 -> 14 -> 7); ``iaf_steps`` = 2 IAF steps, each a MADE with ``made_hidden`` =
+[320, 320] units, context ``hidden`` = 450. The paper's CIFAR-10 model (a hierarchy of stochastic
+ResNet blocks with bidirectional inference) is NOT built: on CIFAR-10 this is the same
+single-layer model at the same widths.
 
 Presets (config ``preset``): ``paper`` (above) and ``small``, a CPU-sized model for the CPU
 budgets (channels 16, 1 block, latent 16, 2 IAF steps of [64]); any key given explicitly wins.
