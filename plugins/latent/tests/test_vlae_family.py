@@ -235,3 +235,18 @@ def test_vlae_claims_hold_and_fail_on_the_numbers():
     assert all("holds in 0 of 1" in line for line in bad), bad
     missing = vlae_claims(pd.DataFrame({"cell": ["vlae"], "nll (ours)": [80.0]}))
     assert all(line.endswith("not measured.") for line in missing)
+
+
+@pytest.mark.parametrize("build,config,levels,message", [
+    ("dgmbench_latent.draw:DRAW.build", {}, 17, "needs binary data"),
+    ("dgmbench_latent.dvae:DiscreteVAE.build", {}, 256, "needs binary data"),
+    ("dgmbench_latent.vlae:build_vlae", {"preset": "big"}, 2, "preset must be one of paper, small"),
+    ("dgmbench_latent.iaf_vae:build", {"prior": "vamp"}, 2, "prior must be gaussian or af"),
+    ("dgmbench_latent.vlae:build_af_vae", {"window": 0, "decoder": "pixelcnn"}, 2, "window must be at least 1"),
+])
+def test_configs_the_models_cannot_take_are_refused_by_name(build, config, levels, message):
+    from dgmbench.specs import resolve
+
+    ds = SimpleNamespace(shape=(1, 8, 8), levels=levels, name="tiny")
+    with pytest.raises(ValueError, match=message):
+        resolve(build)(ds, config)
