@@ -89,12 +89,12 @@ def folder(protocol: str, budget: str) -> Path:
     return Path("leaderboards") / protocol / folder_name("gpu", budget)
 
 
-def reproduce_argv(step: dict, data_root: str) -> tuple[list[str], Path]:
+def reproduce_argv(step: dict, data_root: str, device: str = "cuda") -> tuple[list[str], Path]:
     """The `dgmbench reproduce` command of a step and the table folder it fills."""
     words = shlex.split(step["reproduce"])
     protocol, budget = words[0], words[words.index("--budget") + 1]
     out = folder(protocol, budget)
-    argv = ["dgmbench", "reproduce", *words, "--device", "cuda", "--no-progress", "--data-root", data_root,
+    argv = ["dgmbench", "reproduce", *words, "--device", device, "--no-progress", "--data-root", data_root,
             "--results", str(out / "results.sqlite"), "--output", str(out / f"{protocol}.md")]
     return argv, out
 
@@ -297,13 +297,14 @@ def cmd_run(args) -> int:
     os.chdir(ROOT)
     start = time.time()
     with open(out / f"{item['name']}.log", "a") as log:
-        setup(log)
+        if not args.no_setup:
+            setup(log)
         data_root = unpack_data(log)
         env = {**os.environ, "DGMBENCH_DATA": data_root, "PYTHONUNBUFFERED": "1"}
         folders, failed = [], 0
         for step in item["steps"]:
             if "reproduce" in step:
-                argv, folder_ = reproduce_argv(step, data_root)
+                argv, folder_ = reproduce_argv(step, data_root, args.device)
                 folder_.mkdir(parents=True, exist_ok=True)
                 folders.append(folder_)
             else:
@@ -376,7 +377,10 @@ def main(argv=None) -> int:
     st = sub.add_parser("stage")
     st.add_argument("item", nargs="?")
     st.add_argument("--part", type=int, default=1, help="which part of data too big for one call (1, 2, ...)")
-    sub.add_parser("run").add_argument("item", nargs="?")
+    rn = sub.add_parser("run")
+    rn.add_argument("item", nargs="?")
+    rn.add_argument("--device", default="cuda", help="cpu: rehearse an item here (the tables still go to gpu-*)")
+    rn.add_argument("--no-setup", action="store_true", help="dgmbench is installed already: skip pip")
     sub.add_parser("receive")
     sub.add_parser("slim")
     sub.add_parser("restore")

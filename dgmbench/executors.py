@@ -122,6 +122,12 @@ def run_jobs(jobs: list[Job], settings: Settings, reg, report) -> int:
 
         n = choose_jobs(jobs, settings) if settings.jobs == "auto" else min(int(settings.jobs), len(jobs))
         if n <= 1:
+            if settings.jobs != 1:  # packing was asked for: say that one at a time was chosen
+                from .packing import write_packing
+                from .runner import default_results_path
+
+                write_packing(Path(settings.results or default_results_path()).resolve(),
+                              {"jobs": 1, "mps": False, "device": settings.device, **settings.probe})
             return _run_local(jobs, settings, reg, report)
         settings.max_parallel = n
         engine = Processes(settings, n)

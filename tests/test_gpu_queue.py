@@ -83,3 +83,30 @@ def test_land_unpacks_and_dates_the_item(gq, tmp_path, monkeypatch):
     dated = [i["done"] for i in gq.load()]
     assert dated[0] and dated[0][:2] == "20" and dated[1] == ""  # only the landed item
     assert gq.pick(gq.load(), None)["name"] == "y"
+
+
+def test_run_then_land_an_item_rehearsed_on_the_cpu(gq, tmp_path, monkeypatch, capsys):
+    """`run` fills the protocol's GPU folder (md, csv, provenance.json with the packing) and packs it
+    into $OUT/<item>.tar.gz; `land` puts it in place and dates the item."""
+    device, here = tmp_path / "device", tmp_path / "here"
+    for root in (device, here):
+        (root / "benchmarks").mkdir(parents=True)
+        (root / "benchmarks" / "gpu-queue").write_text(QUEUE_ITEM.format(
+            step="posterior-collapse --budget smoke --cells vae-full --jobs 2 --grid-samples 0", timeout=300))
+    monkeypatch.setattr(gq, "ROOT", device)
+    monkeypatch.setattr(gq, "QUEUE", device / "benchmarks" / "gpu-queue")
+    monkeypatch.setenv("OUT", str(tmp_path / "out"))
+    monkeypatch.setattr(gq, "DEVICE_DATA", tmp_path / "device-data")
+    assert gq.main(["run", "--device", "cpu", "--no-setup"]) == 0, capsys.readouterr().out
+    table = device / "leaderboards" / "posterior-collapse" / "gpu-smoke"
+    assert {"posterior-collapse.md", "posterior-collapse.csv", "provenance.json", "results.sqlite"} <= \
+        {p.name for p in table.iterdir()}
+    import json
+
+    provenance = json.loads((table / "provenance.json").read_text())
+    assert provenance["packing"][0]["jobs"] == 1 and "--jobs 2" in provenance["commands"][0]["command"]
+    monkeypatch.setattr(gq, "ROOT", here)
+    monkeypatch.setattr(gq, "QUEUE", here / "benchmarks" / "gpu-queue")
+    assert gq.main(["land", str(tmp_path / "out" / "x.tar.gz")]) == 0
+    assert (here / "leaderboards" / "posterior-collapse" / "gpu-smoke" / "posterior-collapse.md").is_file()
+    assert gq.load()[0]["done"]
