@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 
 from .errors import StoreError
-from .store import REQUIRED, Store, _check_file
+from .store import REQUIRED, SCHEMA_VERSION, Store, _check_file
 
 
 def _read_only(path: Path):
@@ -31,6 +31,7 @@ def diagnose(path: Path) -> tuple[list[str], bool]:
         db = _read_only(path)
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+        version = db.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.Error as exc:
         raise StoreError(f"results file {path} cannot be read ({exc})") from None
     with db:
@@ -43,6 +44,10 @@ def diagnose(path: Path) -> tuple[list[str], bool]:
             elif needed - set(_columns(db, table)):
                 lines.append(f"DAMAGED: table {table} lacks {', '.join(sorted(needed - set(_columns(db, table))))}")
                 sound = False
+        if version > SCHEMA_VERSION:
+            lines.append(f"NEWER: schema version {version}, written by a newer dgmbench (this one's: "
+                         f"{SCHEMA_VERSION}); upgrade dgmbench to use it")
+            sound = False
         if integrity != "ok":
             lines.append(f"DAMAGED: SQLite integrity_check: {integrity}")
             sound = False

@@ -220,3 +220,14 @@ def test_the_run_line_names_only_files_that_were_written(capsys):
     folder = Path(last.rsplit(" in ", 1)[1])
     assert (folder / "checkpoint.pt").is_file() and not (folder / "samples.png").exists()
     assert json.loads((folder / "record.json").read_text())["model"] == "gaussian"
+
+
+def test_doctor_names_a_newer_schema(capsys):
+    from dgmbench.store import SCHEMA_VERSION, Store
+
+    Store(results())
+    with sqlite3.connect(results()) as db:
+        db.execute("PRAGMA user_version = 99")
+    assert main(["doctor", str(results())]) == 1
+    out = capsys.readouterr().out
+    assert f"schema version 99, written by a newer dgmbench (this one's: {SCHEMA_VERSION})" in out
