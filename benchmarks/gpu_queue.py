@@ -32,8 +32,9 @@ import subprocess
 import sys
 import tarfile
 import time
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUE = ROOT / "benchmarks" / "gpu-queue"
@@ -312,7 +313,8 @@ def cmd_run(args) -> int:
             print(f"== [{step['timeout']} s] {shlex.join(argv)}", file=log, flush=True)
             t = time.time()
             try:
-                rc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=step["timeout"]).returncode
+                rc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                    timeout=step["timeout"]).returncode
             except subprocess.TimeoutExpired:
                 rc = "timed out (finished cells are stored; run the item again for the rest)"
             failed += rc != 0

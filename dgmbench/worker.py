@@ -155,8 +155,8 @@ def probe_record(record_json: str, steps: int) -> dict:
 
     import torch
 
-    from .runner import build_model, load_split, plan
     from .plugins import load_registry
+    from .runner import build_model, load_split, plan
     from .specs import RunRecord
     from .training import Hooks, TrainingRun, fit, seed_everything, select_device
 

@@ -4,7 +4,6 @@ runs); a broken item is refused in one line; landing an item unpacks its tables 
 from __future__ import annotations
 
 import importlib.util
-import tarfile
 from pathlib import Path
 
 import pytest
