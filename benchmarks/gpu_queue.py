@@ -224,7 +224,7 @@ def cmd_slim(args) -> int:
         subprocess.run(["git", "update-index", "--force-remove", "-z", "--stdin"], cwd=ROOT,
                        input="\0".join(files).encode(), check=True)
     print(f"untracked {len(files)} files in the index; the tree now carries {tree_bytes() / 2 ** 20:.1f} MiB. "
-          "Run `restore` after the device calls, before any commit")
+          "Nobody may commit in this checkout until `restore` (a commit now would delete the run folders)")
     return 0
 
 

@@ -109,3 +109,25 @@ def test_run_then_land_an_item_rehearsed_on_the_cpu(gq, tmp_path, monkeypatch, c
     assert gq.main(["land", str(tmp_path / "out" / "x.tar.gz")]) == 0
     assert (here / "leaderboards" / "posterior-collapse" / "gpu-smoke" / "posterior-collapse.md").is_file()
     assert gq.load()[0]["done"]
+
+
+def test_slim_and_restore_touch_only_the_index(gq, tmp_path, monkeypatch):
+    import subprocess
+
+    repo = tmp_path / "repo"
+    runs = repo / "leaderboards" / "p" / "cpu-cpu" / "runs" / "r1"
+    runs.mkdir(parents=True)
+    (runs / "samples.png").write_bytes(b"x" * 100_000)
+    (repo / "leaderboards" / "p" / "p.md").write_text("table")
+    git = lambda *a: subprocess.run(["git", *a], cwd=repo, check=True, capture_output=True, text=True).stdout  # noqa: E731
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
+    monkeypatch.setattr(gq, "ROOT", repo)
+    before = gq.tree_bytes()
+    assert gq.main(["slim"]) == 0
+    assert git("ls-files").split() == ["leaderboards/p/p.md"] and gq.tree_bytes() < before - 90_000
+    assert (runs / "samples.png").is_file()  # the files stay on disk
+    assert gq.main(["restore"]) == 0
+    assert "leaderboards/p/cpu-cpu/runs/r1/samples.png" in git("ls-files") and git("status", "--porcelain") == ""
+    assert gq.tree_bytes() == before
