@@ -4,7 +4,8 @@ The formula tests (test_losses.py) feed fixed values to a loss; these spy on a r
 which loss a model dispatches to, that it gets D's outputs on the real batch and on the fakes G
 just made, that a gradient penalty is taken at the right points (WGAN-GP: between a real and a
 fake example; DRAGAN: around the real one), that InfoGAN's and AC-GAN's heads are scored against
-the codes and labels G was given, and that n_critic spaces the G updates."""
+the codes and labels G was given, that n_critic spaces the G updates, and what EBGAN's hinge and
+pulling-away term and BEGAN's controller receive."""
 import contextlib
 
 import pytest
@@ -188,3 +189,51 @@ def test_defaults_are_the_papers(registry, name, expected):
     model, _ = make(registry, name)
     got = {k: (spec.budgets["quick"]["lr"] if k == "lr" else model.config[k]) for k in expected}
     assert got == expected
+
+
+def record_autoencoder(model):
+    """Record (input, reconstruction, code) of every pass through an auto-encoder D."""
+    seen = []
+    real = model.D.forward
+
+    def forward(x):
+        rec, code = real(x)
+        seen.append((x.detach().clone(), rec.detach().clone(), code.detach().clone()))
+        return rec, code
+    model.D.forward = forward
+    return seen
+
+
+def test_ebgan_hinges_the_fake_energy_and_pulls_away_the_fake_codes(registry, monkeypatch):
+    """L_D = E D_AE(x) + E max(0, m - D_AE(G(z))) with the energies of the real batch and of the
+    D pass's fakes; the pulling-away term gets the encoder's codes of the G pass's fakes."""
+    model, _ = make(registry, "ebgan")
+    calls = spy_calls(monkeypatch, losses, ["pulling_away"])
+    seen, g_seen = record_autoencoder(model), record_forward(model.G)
+    x = torch.randn(16, 2)
+    logs = one_step(model, x)
+    (x_in, rec_real, _), (fake_in, rec_fake, _), (g_fake_in, _, g_code) = seen
+    assert torch.equal(x_in, x) and torch.equal(fake_in, g_seen[0][1]) and torch.equal(g_fake_in, g_seen[1][1])
+    energy = lambda v, r: ((r - v) ** 2).flatten(1).mean(1)  # noqa: E731
+    torch.testing.assert_close(logs["energy_real"], energy(x, rec_real).mean(), rtol=1e-6, atol=0)
+    margin = model.config["margin"]
+    torch.testing.assert_close(logs["hinge_fake"], torch.relu(margin - energy(fake_in, rec_fake)).mean(),
+                               rtol=1e-6, atol=0)
+    ((_, (code,), _),) = calls
+    assert torch.equal(code.detach(), g_code)
+
+
+def test_began_controller_gets_the_l1_losses_of_the_real_batch_and_the_d_pass_fakes(registry):
+    """k_1 = clip(k_0 + lambda_k (gamma L(x) - L(G(z))), 0, 1) with k_0 = 1/2 and the L1 losses of
+    this step's real batch and fakes."""
+    model, _ = make(registry, "began", lambda_k=0.05)
+    model.k.fill_(0.5)
+    seen = record_autoencoder(model)
+    x = torch.randn(16, 2)
+    one_step(model, x)
+    (x_in, rec_real, _), (fake_in, rec_fake, _) = seen[:2]
+    assert torch.equal(x_in, x)
+    l1 = lambda v, r: (r - v).abs().flatten(1).mean(1).mean()  # noqa: E731
+    expected = min(max(0.5 + 0.05 * (0.5 * float(l1(x, rec_real)) - float(l1(fake_in, rec_fake))), 0.0), 1.0)
+    assert 0 < expected < 1  # inside the clip: the value itself is checked
+    assert float(model.k) == pytest.approx(expected, rel=1e-5, abs=1e-9)
