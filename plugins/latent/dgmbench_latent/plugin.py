@@ -9,13 +9,15 @@ reconstruction PNGs.
 """
 from __future__ import annotations
 
-from dgmbench import DatasetSpec, MetricSpec, ModelSpec, hookimpl
+from dgmbench import ConfigKey, DatasetSpec, MetricSpec, ModelSpec, hookimpl
 
 PAPER = "Burda, Grosse & Salakhutdinov (2016), Importance Weighted Autoencoders, ICLR"
 CAPABILITIES = ["elbo", "iw_bound", "sample", "encode"]
 #: the config keys the VAE/IWAE read (dgmbench_latent.models.VAE)
-CONFIG = {"layers": int, "k": int, "latent": (int, list), "hidden": list, "decoder": str, "sample": str,
-          "lr_schedule": str, "encode_samples": int}
+CONFIG = {"layers": ConfigKey(int, choices=(1, 2)), "k": ConfigKey(int, min=1), "latent": (int, list),
+          "hidden": list, "decoder": ConfigKey(str, choices=("auto", "bernoulli", "gaussian")),
+          "sample": ConfigKey(str, choices=("mean", "draw")),
+          "lr_schedule": ConfigKey(str, choices=("burda", "constant")), "encode_samples": ConfigKey(int, min=1)}
 
 #: the paper's optimizer schedule is in the model (Adam eps 1e-4, lr 1e-3 * 10^(-i/7) for 3^i epochs)
 BUDGETS = {
