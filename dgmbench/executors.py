@@ -102,7 +102,7 @@ def settings_from(args, results: Path) -> Settings:
     jobs = getattr(args, "jobs", "1")
     if jobs != "auto" and not (str(jobs).isdigit() and int(jobs) >= 1):
         raise DgmbenchError(f"--jobs {jobs}: give a whole number >= 1 or auto")
-    if jobs != "auto" and int(jobs) > 1 and args.executor != "local":
+    if (jobs == "auto" or int(jobs) > 1) and args.executor != "local":
         raise DgmbenchError("--jobs packs runs with the local executor; with ray/slurm use --max-parallel")
     return Settings(executor=args.executor, results=results, out_root=args.out, checkpoint_root=args.checkpoint_dir,
                     retries=args.retries, max_parallel=args.max_parallel, num_cpus=args.num_cpus,

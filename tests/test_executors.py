@@ -213,7 +213,8 @@ def test_jobs_auto_sizes_from_the_probe():
 
 
 @pytest.mark.parametrize("flags, says", [(["--jobs", "0"], "--jobs 0"), (["--jobs", "many"], "--jobs many"),
-                                         (["--jobs", "2", "--executor", "ray"], "--max-parallel")])
+                                         (["--jobs", "2", "--executor", "ray"], "--max-parallel"),
+                                         (["--jobs", "auto", "--executor", "slurm"], "--max-parallel")])
 def test_jobs_bad_values_are_refused(scale_env, tmp_path, capsys, flags, says):
     results = tmp_path / "r.sqlite"
     assert reproduce(*flags, "--results", results) == 2
