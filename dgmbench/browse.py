@@ -126,7 +126,8 @@ def show_run(store: Store, name: str) -> str:
                if config else "config: the model's defaults")
     metrics = store.metrics()
     metrics = metrics[metrics.run_id == run.run_id]
-    out.append(_table([(m.metric, m.name, _value(m.value, m.name), m.feature_net if isinstance(m.feature_net, str) else "")
+    out.append(_table([(m.metric, m.name, _value(m.value, m.name),
+                        m.feature_net if isinstance(m.feature_net, str) else "")
                        for m in metrics.itertuples()],
                       ["metric", "value", "", "feature net"]) if len(metrics) else "no metric values stored")
     folder = Path(run.out_dir) if isinstance(run.out_dir, str) and run.out_dir else None

@@ -95,7 +95,8 @@ def test_the_manifest_is_read_and_checked(tmp_path):
     bad = tmp_path / "m.toml"
     for text, message in [('[[measurement]]\nprotocol = "p"\ndevice = "cpu"\n', "lacks budget"),
                           ('[[measurement]]\nprotocol = "p"\ndevice = "tpu"\nbudget = "b"\n', "device 'tpu'"),
-                          ('[[measurement]]\nprotocol = "p"\ndevice = "cpu"\nbudget = "b"\nsteps = 3\n', "unknown keys"),
+                          ('[[measurement]]\nprotocol = "p"\ndevice = "cpu"\nbudget = "b"\nsteps = 3\n',
+                           "unknown keys"),
                           ('[[measurement]]\nprotocol = "p"\ndevice = "cpu"\nbudget = "b"\n' * 2, "listed twice"),
                           ("[[measurement]\n", "m.toml")]:
         bad.write_text(text)

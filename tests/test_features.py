@@ -226,8 +226,11 @@ def test_domain_network_learns_from_the_whole_split_when_the_context_can_load_it
 
     seen = []
     real_train = domain.train_classifier
-    monkeypatch.setattr(domain, "train_classifier",
-                        lambda train, test, *a, **k: seen.append((len(train), len(test), k)) or real_train(train, test, *a, **k))
+    def spy(train, test, *a, **k):
+        seen.append((len(train), len(test), k))
+        return real_train(train, test, *a, **k)
+
+    monkeypatch.setattr(domain, "train_classifier", spy)
     ctx = _digits_ctx(tmp_path, monkeypatch, steps=5)  # the run's own: 300 train, 100 test images
     ctx.load_full = lambda split: load_digits(split)
     feature_net_for(ctx)

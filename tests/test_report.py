@@ -225,7 +225,8 @@ def test_pages_fit_a_1280_pixel_window_with_long_budget_names_and_wide_tables(tm
     budget = "quick[" + ",".join(f"metric_option_number_{i}=1000" for i in range(8)) + "]"
     values = [f"a_rather_long_value_name_{i}" for i in range(12)]
     spec = ProtocolSpec(name="wide", version="1", metrics=["nll"], values=values, description="a wide table",
-                        cells=[Cell(f"cell-{i}", "uniform", "digits", labels={"model": f"model {i}"}) for i in range(3)])
+                        cells=[Cell(f"cell-{i}", "uniform", "digits", labels={"model": f"model {i}"})
+                               for i in range(3)])
     store = Store(tmp_path / "results.sqlite")
     for i in range(3):
         add_run(store, None, protocol="wide", protocol_version="1", cell=f"cell-{i}", budget=budget,
