@@ -21,7 +21,6 @@ from pathlib import Path
 import pandas as pd
 
 from . import leaderboard
-from .specs import resolve
 from .store import COUNTED, Store
 
 #: run statuses whose numbers a leaderboard shows; the last two are marked in their cell
@@ -88,7 +87,7 @@ def _board(protocol, store: Store, runs: pd.DataFrame, slug: str, results: Path)
     if not facts["budget"]:
         return None
     df, caption = leaderboard.build(protocol, store, facts["budget"])
-    claims = resolve(protocol.claims)(df) if protocol.claims else []  # the verdicts, listed apart
+    claims = df.attrs.get("claims", [])  # the verdicts (on trained cells), listed apart
     for claim in claims:
         caption = caption.replace(" " + claim, "")
     mine = runs[(runs.protocol == protocol.name) & (runs.protocol_version == protocol.version)

@@ -34,6 +34,9 @@ class MetricContext:
     out_dir: Path | None = None
     registry: Any = None
     load_train: Any = None  # callable returning the train DataSplit
+    #: callable split -> the dataset's whole split, uncapped by the budget (None: not available);
+    #: feature networks trained once per dataset (``domain``) learn from it
+    load_full: Any = None
     _train: DataSplit | None = None
 
     @property
