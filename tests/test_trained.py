@@ -127,3 +127,16 @@ def test_a_plateau_that_is_the_claim_is_not_a_cell_that_did_not_train(tmp_path):
         add(store, cell, 0, {"nll": 2.16}, history=[(1000, 2.161), (3000, 2.160)])
     df, caption = leaderboard.build(spec, store, "smoke")
     assert dict(zip(df.cell, df["did not train"])) == {"collapses": "", "stuck": "held-out curve flat in 1 of 1 runs"}
+
+
+def test_the_report_lists_the_verdicts_on_trained_cells(tmp_path):
+    from dgmbench.report import build_site
+
+    store = Store(tmp_path / "r.sqlite")
+    for cell, units, recon in (("vae", 0.0, 40.0), ("betavae-4", 0.0, 45.0), ("betavae-16", 3.0, 60.0)):
+        add(store, cell, 0, {"betavae_score": 0.3, "active_units": units, "recon": recon})
+    index = build_site([store.path], tmp_path / "site", {"toy": disentanglement_protocol()})
+    page = (index.parent / "toy.html").read_text()
+    verdicts = page.split('<ul class="verdicts">')[1].split("</ul>")[0]
+    assert "not measured: cells did not train (betavae-4, vae)" in verdicts and "holds" not in page
+    assert page.count("cells did not train (betavae-4") == 1 and "encoder collapsed" in page
