@@ -119,6 +119,7 @@ def test_regenerate_script_dry_run_prints_the_manifest_commands():
                          cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("dgmbench reproduce gan-losses --budget gpu") and "--device cuda" in out.stdout
+    assert "--feature-net domain" in out.stdout
     out = subprocess.run([sys.executable, "leaderboards/regenerate.py", "--dry-run", "nosuch"],
                          cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "nosuch" in out.stderr
