@@ -150,7 +150,7 @@ def test_exports_escape_markup():
     store.add_metrics(run, "nll", {"nll": 1.5})
     df, caption = leaderboard.build(protocol, Store("r.sqlite", readonly=True), "b")
     md = leaderboard.export(df, caption, "md")
-    assert "<script>" not in md and "&lt;script&gt;" in md and "a\\|b" in md
+    assert "<script>" not in md and "</script>" not in md and "&lt;script>" in md and "a\\|b" in md
     assert all(line.count("|") - line.count("\\|") == md.splitlines()[2].count("|")
                for line in md.splitlines()[2:] if line.startswith("|"))  # no cell splits a row
     latex = leaderboard.export(df, caption, "latex")
