@@ -100,8 +100,11 @@ def augment(x: torch.Tensor, flip: bool, generator: torch.Generator) -> torch.Te
     b, _, h, w = x.shape
     pad = max(1, h // 8)
     padded = nn.functional.pad(x, (pad, pad, pad, pad), mode="reflect")
-    dy, dx = (torch.randint(0, 2 * pad + 1, (2, b), generator=generator)).tolist()
-    out = torch.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(b)])
+    dy, dx = torch.randint(0, 2 * pad + 1, (2, b), generator=generator).to(x.device)
+    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]  # (b, 1, h, 1)
+    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]  # (b, 1, 1, w)
+    out = padded[torch.arange(b, device=x.device)[:, None, None, None],
+                 torch.arange(x.shape[1], device=x.device)[None, :, None, None], rows, cols]
     if flip:
         mirror = (torch.rand(b, generator=generator) < 0.5).to(x.device)
         out = torch.where(mirror[:, None, None, None], out.flip(-1), out)
