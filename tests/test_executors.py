@@ -181,9 +181,13 @@ def test_jobs_cut_off_keeps_finished_cells_and_a_rerun_does_the_rest(scale_env, 
            "--results", str(results)]
     driver = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 120
-    while time.time() < deadline and driver.poll() is None:
-        if results.exists() and stored(results)[0]:
-            break
+    def any_row():
+        try:
+            return results.exists() and bool(stored(results)[0])
+        except sqlite3.OperationalError:  # the file is there, its tables not yet
+            return False
+
+    while time.time() < deadline and driver.poll() is None and not any_row():
         time.sleep(0.1)
     driver.terminate()
     output = driver.communicate(timeout=60)[0]
