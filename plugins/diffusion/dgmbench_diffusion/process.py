@@ -26,11 +26,20 @@ import torch
 from torch import nn
 
 
-def linear_betas(timesteps: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
-    """Ho et al.'s schedule: beta_t linear from 1e-4 to 0.02 over T = 1000 steps. For a shorter chain
-    the endpoints are scaled by 1000 / T, so that sum beta_t (hence abar_T) stays about the same."""
-    scale = 1000.0 / timesteps
-    return torch.linspace(beta_start * scale, min(beta_end * scale, 0.999), timesteps, dtype=torch.float64)
+def linear_betas(timesteps: int, beta_start: float = 1e-4, beta_end: float = 0.02,
+                 base_steps: int = 1000) -> torch.Tensor:
+    """Ho et al.'s schedule: beta_t linear from 1e-4 to 0.02 over T = 1000 steps. A shorter chain keeps
+    the same marginals at evenly spaced steps of that one ("respacing", Nichol & Dhariwal 2021, Sec.
+    4): abar'_k = abar_{k * 1000 / T}, beta'_k = 1 - abar'_k / abar'_{k-1}; so abar_T, hence L_T, is
+    the paper's for any T, and no step's beta approaches 1 (scaling the endpoints by 1000 / T would
+    put beta_T at 1 for T = 20)."""
+    base = torch.linspace(beta_start, beta_end, base_steps, dtype=torch.float64)
+    if timesteps == base_steps:
+        return base
+    alphas_bar = torch.cumprod(1 - base, 0)
+    keep = torch.round(torch.linspace(base_steps / timesteps, base_steps, timesteps, dtype=torch.float64)).long() - 1
+    kept = alphas_bar[keep]
+    return 1 - kept / torch.cat([torch.ones(1, dtype=torch.float64), kept[:-1]])
 
 
 def normal_kl(mean1, logvar1, mean2, logvar2) -> torch.Tensor:

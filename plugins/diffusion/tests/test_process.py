@@ -107,3 +107,12 @@ def test_a_sampled_bound_estimates_the_full_one():
         full, sampled = model.negative_bound(x0), model.negative_bound(x0, n=3)
     se = math.hypot(full.std().item(), sampled.std().item()) / math.sqrt(200)
     assert abs(full.mean().item() - sampled.mean().item()) < 5 * se
+
+
+def test_a_shorter_chain_keeps_the_papers_marginals_at_its_steps():
+    """Respacing: T = 20 steps whose abar are the 1,000-step schedule's at t = 50, 100, ..., 1000,
+    and every beta well below 1."""
+    paper = torch.cumprod(1 - linear_betas(1000), 0)
+    short = linear_betas(20)
+    torch.testing.assert_close(torch.cumprod(1 - short, 0), paper[49::50])
+    assert short.max() < 0.7 and (short > 0).all()
