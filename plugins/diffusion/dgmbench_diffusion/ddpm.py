@@ -20,8 +20,9 @@ Configurations (``size``): ``paper`` - the CIFAR-10 network (ch 128, multipliers
 two residual blocks per resolution, attention at 16 x 16, dropout 0.1), T = 1000; ``cpu`` and
 ``tiny`` - small networks and T = 100 / 20 (the paper's 1,000-step schedule respaced: the same
 marginals q(x_t | x_0) at evenly spaced steps, ``process.linear_betas``); ``auto`` (default) is
-``paper`` above 16 x 16 pixels, ``tiny`` on 8 x 8 digits. Not reproduced: the paper's EMA of the weights (0.9999) and random flips; the
-learning rate 2e-4, batch 128 and 800k steps are a budget's business."""
+``paper`` above 16 x 16 pixels, ``tiny`` on 8 x 8 digits. Not reproduced: the paper's EMA of the
+weights (0.9999) and random flips; the learning rate 2e-4, batch 128 and 800k steps are a
+budget's business."""
 from __future__ import annotations
 
 import torch
