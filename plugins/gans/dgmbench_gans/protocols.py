@@ -27,7 +27,9 @@ def protocols() -> list[ProtocolSpec]:
             reference=str(REFERENCES / "gan_losses_lucic2018_fid.csv"), columns={"fid [inception]": "fid_inception"},
             seeds=(0, 1, 2),
             budgets={"quick": {"epochs": 20, "batch_size": 64}, "full": {"epochs": 50, "batch_size": 64},
-                     "cpu": {"epochs": 1000, "max_steps": 400, "batch_size": 64, "metric_options": {"sample_metric_n": 2000},
+                     "smoke": {"metric_options": {"domain_net_steps": 100}},  # the feature classifier in seconds
+                     "cpu": {"epochs": 1000, "max_steps": 400, "batch_size": 64,
+                             "metric_options": {"sample_metric_n": 2000},
                              "note": "400 steps of batch 64 per cell (DCGAN width 8 on the CPU: --config width=8), "
                                      "2,000 samples per score; Lucic et al. 2018 train 20 epochs (MNIST) and 40 "
                                      "(CIFAR-10)"},

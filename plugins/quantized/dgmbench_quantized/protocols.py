@@ -76,6 +76,7 @@ def protocols() -> list[ProtocolSpec]:
             claims="dgmbench_quantized.protocols:fq_lowers_fid", seeds=(0, 1, 2),
             budgets={"quick": {"epochs": 1000, "max_steps": 5000, "batch_size": 64},
                      "full": {"epochs": 1000, "max_steps": 100000, "batch_size": 64},
+                     "smoke": {"metric_options": {"domain_net_steps": 100}},  # the feature classifier in seconds
                      "cpu": {"epochs": 1000, "max_steps": 200, "batch_size": 64,
                              "metric_options": {"sample_metric_n": 2000},
                              "note": "200 steps of batch 64 per cell (0.2 % of the full budget's 100,000), 2,000 "
@@ -106,6 +107,7 @@ def protocols() -> list[ProtocolSpec]:
                     "codebook_perplexity_bottom", "codes_used_top", "codes_used_bottom"],
             budgets={"quick": {"epochs": 1000, "max_steps": 10000, "batch_size": 64},
                      "full": {"epochs": 1000, "max_steps": 100000, "batch_size": 128},
+                     "smoke": {"metric_options": {"domain_net_steps": 100}},  # the feature classifier in seconds
                      "cpu": {"epochs": 1000, "max_steps": 400, "batch_size": 64,
                              "metric_options": {"sample_metric_n": 2000},
                              "note": "400 steps of batch 64 per cell (0.2 % of the full budget's 100,000 of batch "
