@@ -99,12 +99,12 @@ def builtin_protocols() -> list[ProtocolSpec]:
     return [
         ProtocolSpec(
             name="cifar10-bpd", version="2",  # what each version changed: CHANGELOG.md
-            description="CIFAR-10 test bits/dim of tractable-likelihood models (VLAE Table 3)",
+            description="CIFAR-10 test bits/dim of tractable-likelihood models (VLAE, arXiv 1611.02731v2, Table 5)",
             cells=[Cell(m, m, "cifar10", labels={"model": label}) for m, label in CIFAR10_MODELS],
             metrics=["nll"], reference="cifar10_bits_per_dim.csv", columns={"bpd": "bits_per_dim"},
             budgets={"quick": {"epochs": 1000, "max_steps": 10_000, "batch_size": 64},  # equal updates per model
                      **NAMED_BUDGETS["cifar10-bpd"]},
-            caption="Test bits/dim on CIFAR-10 (lower is better); paper values from Chen et al. 2017, Table 3 "
+            caption="Test bits/dim on CIFAR-10 (lower is better); paper values from Chen et al. 2017, Table 5 "
                     "(Glow: Kingma & Dhariwal 2018, Table 2; PixelRNN's Row LSTM: van den Oord et al. 2016; "
                     "PixelSNAIL: Chen et al. 2018; DDPM: Ho et al. 2020, Table 1; each row's source and how it "
                     "was checked: the reference CSV). Diffusion models report their variational bound "
@@ -114,14 +114,15 @@ def builtin_protocols() -> list[ProtocolSpec]:
         # -- tractable-likelihood models on MNIST --
         ProtocolSpec(
             name="mnist-nll", version="3",  # what each version changed: CHANGELOG.md
-            description="Statically binarized MNIST test NLL (VLAE Table 2) for the models the suite has",
+            description=("Statically binarized MNIST test NLL (VLAE, arXiv 1611.02731v2, Table 1) "
+                         "for the models the suite has"),
             cells=[Cell(key, model, "mnist-binary-static", config=config, labels={"model": label})
                    for key, model, config, label in MNIST_NLL_CELLS],
             metrics=["nll"], reference="mnist_nll_vlae.csv", columns={"nll": "nll_nats"},
             budgets={"quick": {"epochs": 1000, "max_steps": 10_000},  # equal updates per model
                      **NAMED_BUDGETS["mnist-nll"]},
             caption="Test NLL in nats on statically binarized MNIST (lower is better); paper values from Chen et "
-                    "al. 2017, Table 2. Latent-variable models: importance-sampled with k = nll_k.",
+                    "al. 2017, Table 1. Latent-variable models: importance-sampled with k = nll_k.",
         ),
         # -- latent-variable models --
         ProtocolSpec(
