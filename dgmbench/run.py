@@ -142,13 +142,14 @@ class Run:
         """Resolve ``record`` (nothing is loaded, built or stored yet). A training run's folder is
         ``out_root / record.key()`` (default: ``runs/`` beside the results file); an evaluation
         (``evaluation=True``) has none."""
+        from .paths import runs_folder
         from .training import select_device
 
         p = plan(registry, record)
         record = replace(record, model=p.model)
         device = select_device(record.device)
         results = Path(results)
-        out_dir = None if evaluation else Path(out_root or results.parent / "runs") / record.key()
+        out_dir = None if evaluation else runs_folder(results, out_root) / record.key()
         return cls(record, p, device, results, out_dir, registry, resume=resume, progress=progress)
 
     # what fit reads (dgmbench.training.TrainingRun)

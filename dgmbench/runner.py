@@ -8,10 +8,27 @@ from pathlib import Path
 
 from .errors import DgmbenchError
 from .plan import (  # noqa: F401  (names callers import from here)
-    DEFAULT_METRICS, Plan, build_model, check_metrics, load_split, metrics_for, model_config, plan, protocol_for)
+    DEFAULT_METRICS,
+    Plan,
+    build_model,
+    check_metrics,
+    load_split,
+    metrics_for,
+    model_config,
+    plan,
+    protocol_for,
+)
 from .plugins import Registry, load_registry
 from .run import (  # noqa: F401
-    MetricsFailed, Run, RunOutcome, code_version, device_label, library_versions, peak_memory_bytes, settle)
+    MetricsFailed,
+    Run,
+    RunOutcome,
+    code_version,
+    device_label,
+    library_versions,
+    peak_memory_bytes,
+    settle,
+)
 from .specs import RunRecord
 
 
