@@ -50,6 +50,7 @@ def protocols() -> list[ProtocolSpec]:
             metrics=["mode_coverage"], values=["modes", "modes_kl", "high_quality", "mode_classifier_accuracy"],
             seeds=(0, 1, 2),
             budgets={"quick": {"epochs": 20, "batch_size": 64}, "full": {"epochs": 50, "batch_size": 64},
+                     "smoke": {"metric_options": {"domain_net_steps": 100}},  # the channel classifier in seconds
                      "cpu": {"epochs": 1000, "max_steps": 2000, "batch_size": 64,
                              "note": "2,000 steps of batch 64 per cell (DCGAN width 8 on the CPU: --config width=8)"},
                      "gpu": {"epochs": 1000, "max_steps": 10_000, "batch_size": 64,
