@@ -108,3 +108,11 @@ def test_a_missing_dataset_stores_nothing_and_names_the_data_root(tmp_path, caps
     err = capsys.readouterr().err
     assert "--data-root" in err or "DGMBENCH_DATA" in err
     assert not (tmp_path / "out").exists()  # no results file, no empty run folder
+
+
+def test_the_stored_line_names_only_the_files_written(capsys):
+    assert main(["run", "--plugin", "gaussian", "--budget", "smoke", "--no-progress", "--grid-samples", "0"]) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if " stored" in x]
+    ((_, _, out_dir),) = rows()
+    assert not (Path(out_dir) / "samples.png").exists() and "samples" not in line
+    assert (Path(out_dir) / "checkpoint.pt").exists() and "checkpoint" in line
