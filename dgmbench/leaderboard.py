@@ -163,7 +163,8 @@ def build(protocol: ProtocolSpec, store: Store | None, budget: str | None = None
         facts_line += (f" {TRUNCATED} marks a value whose runs include truncated ones ({facts['truncated']} runs): "
                        "training stopped before the budget's planned steps (each run's 'stopped' says by what "
                        "and after how many steps).")
-    caption = " ".join(x for x in (protocol.caption, facts_line, *claims) if x)
+    caption = " ".join(x for x in (protocol.caption, facts_line, _budget_note(protocol, facts["budget"]), *claims)
+                       if x)
     return df, caption
 
 
