@@ -23,8 +23,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dgmbench.model import Model
-
+from .draw import StepwiseBound
+from .networks import resolve_preset
 from .pixels import params_per_pixel, pixel_log_prob, pixel_mean, pixel_sample
 
 PRESETS = {"paper": {"units": 64, "steps": 16, "latent": 8},
@@ -51,7 +51,7 @@ def gaussian_kl(mu_q, log_s_q, mu_p, log_s_p):
     return kl.flatten(1).sum(-1)
 
 
-class ConvDRAW(Model):
+class ConvDRAW(StepwiseBound):
     likelihood = "discrete"
 
     def __init__(self, shape, levels: int, config: dict):
@@ -73,13 +73,10 @@ class ConvDRAW(Model):
 
     @classmethod
     def build(cls, ds, config):
-        config = dict(config or {})
-        preset = config.get("preset", "paper")
-        if preset not in PRESETS:
-            raise ValueError(f"preset must be one of {', '.join(PRESETS)}, not {preset!r}")
+        config = resolve_preset(PRESETS, config)
         if ds.levels is None or len(ds.shape) != 3:
             raise ValueError(f"Convolutional DRAW models images of discrete pixels; {ds.name} is not one")
-        return cls(ds.shape, ds.levels, {**PRESETS[preset], **config, "preset": preset})
+        return cls(ds.shape, ds.levels, config)
 
     def _zeros(self, b):
         _, h, w = self.shape
@@ -102,13 +99,6 @@ class ConvDRAW(Model):
             h_dec, c_dec = self.dec(z, (h_dec, c_dec))
             canvas = canvas + self.write(h_dec)
         return {"reconstruction": pixel_log_prob(canvas, x, self.levels), "kl": torch.stack(kls)}
-
-    def elbo(self, x):
-        terms = self.bound_terms(x)
-        return terms["reconstruction"] - terms["kl"].sum(0)
-
-    def loss(self, x, y=None):
-        return -self.elbo(x).mean()
 
     @torch.no_grad()
     def sample(self, n):

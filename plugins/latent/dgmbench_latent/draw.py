@@ -37,6 +37,8 @@ from torch import nn
 
 from dgmbench.model import Model
 
+from .networks import require_binary, resolve_preset
+
 PRESETS = {"paper": {"units": 256, "steps": 64, "latent": 100, "read_n": 2, "write_n": 5},
            "small": {"units": 64, "steps": 8, "latent": 16, "read_n": 2, "write_n": 5}}
 
@@ -69,7 +71,20 @@ class Attention(nn.Module):
         return fx, fy, log_gamma.exp()
 
 
-class DRAW(Model):
+class StepwiseBound(Model):
+    """DRAW's bound (eq. 9-12), shared with Convolutional DRAW: from a subclass's ``bound_terms``
+    (log p(x | c_T) of shape (B,) and the T per-step KL terms (T, B)),
+        ELBO = log p(x | c_T) - sum_t KL_t,   loss = -mean ELBO."""
+
+    def elbo(self, x):
+        terms = self.bound_terms(x)
+        return terms["reconstruction"] - terms["kl"].sum(0)
+
+    def loss(self, x, y=None):
+        return -self.elbo(x).mean()
+
+
+class DRAW(StepwiseBound):
     """The DRAW network with LSTM encoder and decoder and (optional) selective attention."""
 
     likelihood = "discrete"
@@ -99,14 +114,9 @@ class DRAW(Model):
 
     @classmethod
     def build(cls, ds, config):
-        config = dict(config or {})
-        preset = config.get("preset", "paper")
-        if preset not in PRESETS:
-            raise ValueError(f"preset must be one of {', '.join(PRESETS)}, not {preset!r}")
-        if ds.levels != 2:
-            raise ValueError(f"DRAW's output distribution is Bernoulli: it needs binary data (levels = 2; "
-                             f"{ds.name} has {ds.levels})")
-        return cls(ds.shape, {**PRESETS[preset], **config, "preset": preset})
+        config = resolve_preset(PRESETS, config)
+        require_binary(ds, "DRAW's output distribution")
+        return cls(ds.shape, config)
 
     def read(self, x, x_hat, h_dec):
         if not self.read_n:
@@ -143,13 +153,6 @@ class DRAW(Model):
             canvas = canvas + self.write(h_dec)
         rec = -F.binary_cross_entropy_with_logits(canvas, x, reduction="none").sum(-1)
         return {"reconstruction": rec, "kl": torch.stack(kls)}
-
-    def elbo(self, x):
-        terms = self.bound_terms(x)
-        return terms["reconstruction"] - terms["kl"].sum(0)
-
-    def loss(self, x, y=None):
-        return -self.elbo(x).mean()
 
     @torch.no_grad()
     def sample(self, n):

@@ -43,7 +43,7 @@ from torch import nn
 
 from dgmbench.model import Model
 
-from .networks import BernoulliMLP, mlp
+from .networks import BernoulliMLP, mlp, require_binary, resolve_preset
 
 PRESETS = {"paper": {"rbm_units": 64, "hidden": [200, 200], "beta": 5.0, "chains": 100, "gibbs_steps": 1},
            "small": {"rbm_units": 8, "hidden": [64], "beta": 5.0, "chains": 32, "gibbs_steps": 1}}
@@ -111,14 +111,9 @@ class DiscreteVAE(Model):
 
     @classmethod
     def build(cls, ds, config):
-        config = dict(config or {})
-        preset = config.get("preset", "paper")
-        if preset not in PRESETS:
-            raise ValueError(f"preset must be one of {', '.join(PRESETS)}, not {preset!r}")
-        if ds.levels != 2:
-            raise ValueError(f"the discrete VAE's decoder is Bernoulli: it needs binary data (levels = 2; "
-                             f"{ds.name} has {ds.levels})")
-        return cls(ds.shape, {**PRESETS[preset], **config, "preset": preset})
+        config = resolve_preset(PRESETS, config)
+        require_binary(ds, "the discrete VAE's decoder")
+        return cls(ds.shape, config)
 
     # -- smoothing ------------------------------------------------------------------------------
     def smooth(self, q, rho):

@@ -41,6 +41,7 @@ from torch import nn
 
 from dgmbench.model import Model
 
+from .networks import resolve_preset
 from .pixels import ResNetDecoder, ResNetEncoder, params_per_pixel, pixel_log_prob, pixel_mean, pixel_sample
 
 LOG_2PI = math.log(2 * math.pi)
@@ -56,11 +57,7 @@ PRESETS = {
 
 def resolve_config(defaults: dict, config: dict | None) -> dict:
     """The preset's values, then the model's defaults, then the explicit config."""
-    config = dict(config or {})
-    preset = config.get("preset", defaults.get("preset", "paper"))
-    if preset not in PRESETS:
-        raise ValueError(f"preset must be one of {', '.join(PRESETS)}, not {preset!r}")
-    return {**PRESETS[preset], **defaults, **config, "preset": preset}
+    return resolve_preset(PRESETS, config, defaults)
 
 
 class ResNetVAE(Model):

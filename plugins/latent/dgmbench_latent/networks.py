@@ -14,6 +14,9 @@ Reusable by any plugin::
     from dgmbench_latent.networks import GaussianMLP, BernoulliMLP
     encoder = GaussianMLP(784, (200, 200), 50)     # q(z | x)
     decoder = BernoulliMLP(50, (200, 200), 784)    # p(x | z)
+
+Also the two checks the latent models' ``build`` share: ``resolve_preset`` (a named preset's
+values under the explicit config) and ``require_binary`` (a Bernoulli output needs levels = 2).
 """
 from __future__ import annotations
 
@@ -22,6 +25,23 @@ from typing import Sequence
 import torch
 from torch import nn
 from torch.distributions import Bernoulli, Independent, Normal
+
+
+def resolve_preset(presets: dict, config: dict | None, defaults: dict | None = None) -> dict:
+    """The preset ``config["preset"]`` names (else ``defaults["preset"]``, else ``paper``): its
+    values, then ``defaults``, then the explicit ``config``. ValueError naming the choices for an
+    unknown preset."""
+    config, defaults = dict(config or {}), defaults or {}
+    preset = config.get("preset", defaults.get("preset", "paper"))
+    if preset not in presets:
+        raise ValueError(f"preset must be one of {', '.join(presets)}, not {preset!r}")
+    return {**presets[preset], **defaults, **config, "preset": preset}
+
+
+def require_binary(ds, what: str) -> None:
+    """ValueError unless the dataset ``ds`` is binary (levels = 2): ``what`` is Bernoulli."""
+    if ds.levels != 2:
+        raise ValueError(f"{what} is Bernoulli: it needs binary data (levels = 2; {ds.name} has {ds.levels})")
 
 
 def hidden_sizes(hidden: int | Sequence[int]) -> tuple[int, ...]:

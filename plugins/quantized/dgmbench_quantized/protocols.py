@@ -43,6 +43,27 @@ VQ_CELLS = [  # (key, dataset, config, label); the steps each stage really ran a
 ]
 
 
+def step_budgets(quick: tuple[int, int], full: tuple[int, int], cpu: tuple[int, int],
+                 gpu: tuple[int, int]) -> dict:
+    """Both protocols' budgets, each (max_steps, batch_size) per cell, epochs never the limit. The
+    smoke budget trains the feature classifier in seconds, the cpu one scores 2,000 samples; the cpu
+    and gpu notes state their share of the full budget's training images (steps x batch), computed
+    here so that they cannot drift from the numbers."""
+    def note(steps: int, batch: int) -> str:
+        share = 100 * steps * batch / (full[0] * full[1])
+        of_batch = f" of batch {full[1]}" if batch != full[1] else ""
+        return f"{steps:,} steps of batch {batch} per cell ({share:g} % of the full budget's {full[0]:,}{of_batch})"
+
+    def budget(steps: int, batch: int, **extra) -> dict:
+        return {"epochs": 1000, "max_steps": steps, "batch_size": batch, **extra}
+
+    return {"quick": budget(*quick), "full": budget(*full),
+            "smoke": {"metric_options": {"domain_net_steps": 100}},
+            "cpu": budget(*cpu, metric_options={"sample_metric_n": 2000},
+                          note=note(*cpu) + ", 2,000 samples per score"),
+            "gpu": budget(*gpu, note=note(*gpu))}
+
+
 def fq_lowers_fid(df) -> list[str]:
     """Zhao et al.'s claim on our cells: FQ-X has a lower FID than X (same dataset, same feature net)."""
     out = []
@@ -74,15 +95,7 @@ def protocols() -> list[ProtocolSpec]:
             reference=str(REFERENCES / "fqgan_fid_is.csv"),
             columns={"fid [inception]": "fid", "is [inception]": "inception_score"},
             claims="dgmbench_quantized.protocols:fq_lowers_fid", seeds=(0, 1, 2),
-            budgets={"quick": {"epochs": 1000, "max_steps": 5000, "batch_size": 64},
-                     "full": {"epochs": 1000, "max_steps": 100000, "batch_size": 64},
-                     "smoke": {"metric_options": {"domain_net_steps": 100}},  # the feature classifier in seconds
-                     "cpu": {"epochs": 1000, "max_steps": 200, "batch_size": 64,
-                             "metric_options": {"sample_metric_n": 2000},
-                             "note": "200 steps of batch 64 per cell (0.2 % of the full budget's 100,000), 2,000 "
-                                     "samples per score"},
-                     "gpu": {"epochs": 1000, "max_steps": 5000, "batch_size": 64,
-                             "note": "5,000 steps of batch 64 per cell (5 % of the full budget's 100,000)"}},
+            budgets=step_budgets(quick=(5000, 64), full=(100000, 64), cpu=(200, 64), gpu=(5000, 64)),
             caption="Sample quality with and without feature quantization in the discriminator (FID, KID: lower is "
                     "better; IS, precision, recall: higher). Paper rows: Zhao et al. 2020 (FQ-GAN), BigGAN on "
                     "ImageNet (row_group 1 and 2: the notes' two ImageNet settings, 'Half' and '256K') and StyleGAN on "
@@ -105,15 +118,7 @@ def protocols() -> list[ProtocolSpec]:
             metrics=["nll", "recon_mse", "codebook_usage", "training_stages", "fid", "inception_score"],
             values=["vqvae_steps", "prior_steps", "bpd", "nll_is_bound", "recon_mse", "codebook_perplexity_top",
                     "codebook_perplexity_bottom", "codes_used_top", "codes_used_bottom"],
-            budgets={"quick": {"epochs": 1000, "max_steps": 10000, "batch_size": 64},
-                     "full": {"epochs": 1000, "max_steps": 100000, "batch_size": 128},
-                     "smoke": {"metric_options": {"domain_net_steps": 100}},  # the feature classifier in seconds
-                     "cpu": {"epochs": 1000, "max_steps": 400, "batch_size": 64,
-                             "metric_options": {"sample_metric_n": 2000},
-                             "note": "400 steps of batch 64 per cell (0.2 % of the full budget's 100,000 of batch "
-                                     "128), 2,000 samples per score"},
-                     "gpu": {"epochs": 1000, "max_steps": 10000, "batch_size": 128,
-                             "note": "10,000 steps of batch 128 per cell (10 % of the full budget's 100,000)"}},
+            budgets=step_budgets(quick=(10000, 64), full=(100000, 128), cpu=(400, 64), gpu=(10000, 128)),
             caption="VQ-VAE-2 (two levels, EMA codebooks, gated-PixelCNN priors trained after the VQ-VAE in the same "
                     "run). bpd is the bound log p(x|c) + log p(c_top) + log p(c_bottom|c_top) with a Gaussian decoder "
                     "on dequantized pixels (nll_is_bound = 1); recon_mse per pixel on [0, 1]; codebook perplexity "
