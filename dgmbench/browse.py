@@ -123,7 +123,7 @@ def show_run(store: Store, name: str) -> str:
                   ["field", "value"], wrap=18)]
     config = json.loads(run.config or "{}")
     out.append(_table(sorted((k, json.dumps(v)) for k, v in config.items()), ["config", "value"])
-               if config else "config: the model's defaults")
+               if config else "config: none (the model reads no config keys)")
     metrics = store.metrics()
     metrics = metrics[metrics.run_id == run.run_id]
     out.append(_table([(m.metric, m.name, _value(m.value, m.name),

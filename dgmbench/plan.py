@@ -43,6 +43,25 @@ def model_config(spec: ModelSpec, protocol: ProtocolSpec | None, record: RunReco
     return {**spec.defaults, **cell, **record.config}
 
 
+def effective_config(config: dict, model) -> dict:
+    """The config a built model runs with: ``config`` (the spec's declared defaults, the cell's and
+    ``--config``'s values) updated by the model's own ``config`` attribute, where a model fills
+    defaults inside ``build`` (the GANs' sizes per dataset). Values JSON cannot hold are stored
+    as their ``repr``, so that the record can always be written."""
+    import json
+
+    def jsonable(value):
+        try:
+            json.dumps(value)
+            return value
+        except (TypeError, ValueError):
+            return repr(value)
+
+    own = getattr(model, "config", None)
+    merged = {**config, **(own if isinstance(own, dict) else {})}
+    return {str(k): jsonable(v) for k, v in merged.items()}
+
+
 def check_metrics(reg: Registry, names, spec: ModelSpec) -> list:
     out = []
     for name in names:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import DgmbenchError, StoreError, Terminated
-from .plan import Plan, build_model, load_split, plan
+from .plan import Plan, build_model, effective_config, load_split, plan
 from .plugins import Registry
 from .specs import RunRecord, resolve
 from .store import Store
@@ -135,6 +135,7 @@ class Run:
         self._n_train = 0
         self._started_at = 0.0
         self._train_peak = 0
+        self.config = dict(plan.config)  # what the row stores; the built model's effective config (build)
 
     @classmethod
     def planned(cls, record: RunRecord, registry: Registry, results: Path, out_root: Path | None = None,
@@ -178,7 +179,11 @@ class Run:
         return load_split(self.dataset, split, self.record, limit)
 
     def build(self):
-        return build_model(self.plan.spec, self.dataset, self.plan.config)
+        """The model, built from the plan's config; the row will store the config it runs with
+        (defaults a model fills inside ``build`` included), so ``dgmbench show`` lists every value."""
+        model = build_model(self.plan.spec, self.dataset, self.plan.config)
+        self.config = effective_config(self.plan.config, model)
+        return model
 
     def metric_context(self, model, test, options: dict | None = None, **fields):
         """The :class:`~dgmbench.metrics.MetricContext` of this run's metrics on ``test``."""
@@ -203,7 +208,7 @@ class Run:
             protocol=self.record.protocol or "default", protocol_version=protocol.version if protocol else "1",
             cell=self.record.cell, model=spec.name, plugin=spec.plugin,
             plugin_version=plugin.version if plugin else "", dataset=self.dataset.name, budget=self.budget.name,
-            seed=self.seed, config=self.plan.config, record=self.record.to_json(), code_version=code_version(),
+            seed=self.seed, config=self.config, record=self.record.to_json(), code_version=code_version(),
             libraries=library_versions(), device=device_label(self.device), n_train=n_train, n_test=n_test,
             data_note=note or None, out_dir=str(self.out_dir) if self.out_dir else None)
         self.outcome.run_id = self.run_id

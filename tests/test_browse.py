@@ -54,3 +54,28 @@ def test_show_prints_one_run_and_refuses_unclear_names(tmp_path, capsys):
     assert main(["show", "zz", "--results", str(path)]) == 2
     assert "no run 'zz'" in capsys.readouterr().err
     assert main(["runs", "--results", str(tmp_path / "missing.sqlite")]) == 2
+
+
+def test_show_lists_the_config_a_model_filled_in_while_building(tmp_path, capsys, monkeypatch):
+    """WGAN declares no defaults: its sizes (width 128 for 2-D data), n_critic 5 and clip 0.01 are
+    filled inside ``build``. The stored row holds the config the built model ran with, so
+    ``show`` prints those values by name, and ``--config`` wins over them."""
+    import json
+    import sqlite3
+
+    import pytest
+
+    pytest.importorskip("dgmbench_gans")
+    monkeypatch.setenv("COLUMNS", "200")
+    path = tmp_path / "r.sqlite"
+    assert main(["run", "--plugin", "wgan", "--dataset", "toy2d-ring8", "--budget", "smoke", "--max-steps", "2",
+                 "--grid-samples", "0", "--config", "z_dim=4", "--no-progress", "--device", "cpu",
+                 "--results", str(path), "--out", str(tmp_path / "runs")]) == 0
+    capsys.readouterr()
+    with sqlite3.connect(path) as db:
+        run_id, config = db.execute("SELECT run_id, config FROM runs").fetchone()
+    assert main(["show", run_id, "--results", str(path)]) == 0
+    rows = {r[0]: r[1] for r in (line.split() for line in capsys.readouterr().out.splitlines()) if len(r) == 2}
+    assert rows["n_critic"] == "5" and rows["clip"] == "0.01" and rows["width"] == "128" and rows["z_dim"] == "4"
+    stored = json.loads(config)
+    assert stored["optimizer"] == "rmsprop" and stored["layers"] == 3
