@@ -135,8 +135,9 @@ class Store:
                 self._tables = tables
                 return
             db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            # one transaction: a process opening the file meanwhile sees no table or every table,
+            # never a half-made schema that it would refuse as damaged
+            db.executescript(f"BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
             self._add_new_columns(db)
             self._mark_abandoned(db)
         self._tables = set(REQUIRED) | {"history", "claims"}
