@@ -12,9 +12,21 @@ _LOAD = "dgmbench.datasets:"
 _DIS = "dgmbench.metrics.disentanglement:"
 
 
+#: Omniglot's images: the full background set, or one of the small subsets (see load_omniglot)
+_OMNIGLOT = {s: [("omniglot-py/images_background", "omniglot-py/images_background_small1",
+                  "omniglot-py/images_background_small2")] for s in ("train", "test")}
+
+
+def _idx_files(folder: str) -> dict:
+    """The four unpacked IDX files torchvision's MNIST-like datasets read (it checks all four for
+    either split)."""
+    names = [f"{folder}/raw/{p}-{k}-idx{d}-ubyte" for p in ("train", "t10k") for k, d in (("images", 3), ("labels", 1))]
+    return {"train": names, "test": names}
+
+
 @hookimpl
 def dgmbench_datasets():
-    mnist = dict(shape=(1, 28, 28), num_classes=10, needs_data_root=True)
+    mnist = dict(shape=(1, 28, 28), num_classes=10, needs_data_root=True, files=_idx_files("MNIST"))
     specs = [
         DatasetSpec("digits", _LOAD + "load_digits", (1, 8, 8), levels=17, num_classes=10,
                     description="scikit-learn's 8x8 handwritten digits, embedded (1,438 train / 359 test)"),
@@ -25,22 +37,27 @@ def dgmbench_datasets():
         DatasetSpec("mnist-binary-static", _LOAD + "load_mnist", levels=2, **mnist,
                     options={"binarize": "static", "name": "mnist-binary-static"},
                     description="MNIST, statically binarized (one fixed, seeded Bernoulli draw)"),
-        DatasetSpec("fashion-mnist", _LOAD + "load_mnist", levels=256, **mnist,
+        DatasetSpec("fashion-mnist", _LOAD + "load_mnist", levels=256, **{**mnist, "files": _idx_files("FashionMNIST")},
                     options={"cls_name": "FashionMNIST", "name": "fashion-mnist"},
                     description="Fashion-MNIST, 8-bit grey"),
         DatasetSpec("omniglot", _LOAD + "load_omniglot", (1, 28, 28), levels=256, needs_data_root=True,
-                    description="Omniglot resized to 28x28, grey (labels: alphabets)"),
+                    files=_OMNIGLOT, description="Omniglot resized to 28x28, grey (labels: alphabets)"),
         DatasetSpec("omniglot-binary", _LOAD + "load_omniglot", (1, 28, 28), levels=2, needs_data_root=True,
-                    options={"binarize": "dynamic"},
+                    options={"binarize": "dynamic"}, files=_OMNIGLOT,
                     description="Omniglot 28x28, dynamically binarized (the IWAE setting)"),
         DatasetSpec("cifar10", _LOAD + "load_cifar", (3, 32, 32), levels=256, num_classes=10, needs_data_root=True,
-                    description="CIFAR-10, 8-bit RGB"),
+                    description="CIFAR-10, 8-bit RGB", files={
+                        "train": [tuple(f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6))],
+                        "test": ["cifar-10-batches-py/test_batch"]}),
         DatasetSpec("cifar100", _LOAD + "load_cifar", (3, 32, 32), levels=256, num_classes=100,
                     needs_data_root=True, options={"cls_name": "CIFAR100", "name": "cifar100"},
+                    files={"train": ["cifar-100-python/train"], "test": ["cifar-100-python/test"]},
                     description="CIFAR-100, 8-bit RGB"),
         DatasetSpec("svhn", _LOAD + "load_svhn", (3, 32, 32), levels=256, num_classes=10, needs_data_root=True,
+                    files={"train": ["train_32x32.mat"], "test": ["test_32x32.mat"]},
                     description="SVHN cropped digits, 8-bit RGB"),
         DatasetSpec("celeba", _LOAD + "load_celeba", (3, 64, 64), levels=256, needs_data_root=True,
+                    files={s: ["celeba/img_align_celeba", "celeba/list_eval_partition.txt"] for s in ("train", "test")},
                     description="CelebA, centre-cropped and resized to 64x64"),
         DatasetSpec("dsprites", "dgmbench.dsprites:load_dsprites", (1, 64, 64), levels=2,
                     factors=[("shape", 3), ("scale", 6), ("orientation", 40), ("position_x", 32), ("position_y", 32)],
@@ -53,7 +70,7 @@ def dgmbench_datasets():
                                  description=f"2-D mixture of {modes} Gaussians ({'ring' if modes == 8 else 'grid'}"
                                              "), labeled by mode, for mode coverage"))
     specs.append(DatasetSpec("stacked-mnist", _LOAD + "load_stacked_mnist", (3, 28, 28), levels=256,
-                             num_classes=1000, needs_data_root=True,
+                             num_classes=1000, needs_data_root=True, files=_idx_files("MNIST"),
                              description="three MNIST digits as RGB channels: 1,000 modes (label 100 R + 10 G + B)"))
     for kind in ("moons", "8gaussians", "checkerboard"):
         specs.append(DatasetSpec(f"toy2d-{kind}", _LOAD + "load_toy2d", (2,), levels=None,

@@ -93,6 +93,9 @@ class DatasetSpec:
     ``levels`` is the number of discrete values a pixel takes (256 for 8-bit images, 2 for
     binarized data, 17 for scikit-learn digits); ``None`` for real-valued data (toy2d).
     Pixels are delivered as floats ``k / (levels - 1)`` in [0, 1].
+    ``files`` declares, per split, the files or folders ``load`` reads under the data root (paths
+    relative to it; a tuple: any one of them, for a partial copy), so that a missing one is
+    reported before a run imports torch (:meth:`missing_file`).
     """
 
     name: str
@@ -106,6 +109,21 @@ class DatasetSpec:
     needs_data_root: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
     plugin: str = ""
+    files: Mapping[str, Sequence[str | tuple[str, ...]]] = field(default_factory=dict)
+
+    def missing_file(self, root, splits: Sequence[str] | None = None) -> str | None:
+        """The first declared file of ``splits`` (default: all) not under ``root``, relative to it
+        (a tuple: its first, naming the others), or ``None`` when all are there."""
+        from pathlib import Path
+
+        for split in self.files if splits is None else splits:
+            for entry in self.files.get(split, ()):
+                options = (entry,) if isinstance(entry, str) else tuple(entry)
+                if not any((Path(root) / name).exists() for name in options):
+                    rest = [Path(n).name if Path(n).parent == Path(options[0]).parent else n for n in options[1:]]
+                    others = f" (or {', '.join(rest)} beside it)" if rest else ""
+                    return f"{options[0]}{others}"
+        return None
 
     @property
     def dims(self) -> int:

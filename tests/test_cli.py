@@ -111,6 +111,25 @@ def test_missing_data_says_where_to_put_what(tmp_path):
     assert "download=True" not in r.stderr and r.stderr.count("download") == 1  # one message, ours
 
 
+def test_missing_data_is_reported_before_torch_is_imported(tmp_path):
+    """The dataset's declared files are checked in the preflight, without torch (about 4 s with
+    torchvision): the error comes while ``torch`` is not in ``sys.modules``, names the file
+    expected, ``--data-root`` and ``DGMBENCH_DATA``, and nothing is stored."""
+
+    code = ("import sys\nfrom dgmbench.cli import main\nrc = main(sys.argv[1:])\n"
+            "print('rc', rc, 'torch' in sys.modules)")
+    for dataset, expected in (("mnist", "MNIST/raw/train-images-idx3-ubyte"),
+                              ("cifar10", "cifar-10-batches-py/data_batch_1")):
+        r = subprocess.run([sys.executable, "-c", code, "run", "--plugin", "gaussian", "--dataset", dataset,
+                            "--data-root", str(tmp_path / "empty"), "--results", str(tmp_path / "out" / "r.sqlite")],
+                           capture_output=True, text=True, timeout=120)
+        assert r.stdout.split() == ["rc", "2", "False"], r.stdout + r.stderr
+        (line,) = r.stderr.strip().splitlines()
+        assert f"{dataset} not found under {tmp_path / 'empty'}: expected {expected}" in line
+        assert "--data-root" in line and "DGMBENCH_DATA" in line
+        assert not (tmp_path / "out").exists()
+
+
 def test_corrupt_data_file_is_a_clear_error(tmp_path):
     folder = tmp_path / "data" / "cifar-10-batches-py"
     folder.mkdir(parents=True)
