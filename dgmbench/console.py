@@ -94,7 +94,7 @@ def plugins_table(reg) -> str:
 HEADERS = {"models": ["model", "plugin", "capabilities", "description"],
            "datasets": ["dataset", "shape", "levels", "description"],
            "metrics": ["metric", "needs", "description"],
-           "protocols": ["protocol", "version", "cells", "metrics", "description"],
+           "protocols": ["protocol", "version", "cells", "budgets", "metrics", "description"],
            "feature_networks": ["feature network", "plugin", "description"],
            "cells": ["cell", "model", "dataset", "config"]}
 
@@ -105,7 +105,7 @@ def list_table(reg, kind: str, protocol: str | None = None) -> str:
         spec = reg.get("protocols", protocol)
         rows = [[c.key, c.model, c.dataset, ", ".join(f"{k}={v}" for k, v in c.config.items()) or "-"]
                 for c in spec.cells]
-        return table(rows, HEADERS[kind], fit=True)
+        return f"{table(rows, HEADERS[kind], fit=True)}\n\n{budgets_table(spec)}"
     rows = []
     for name, spec in sorted(reg.items[kind].items()):
         if kind == "models":
@@ -117,10 +117,31 @@ def list_table(reg, kind: str, protocol: str | None = None) -> str:
             needs = " or ".join("+".join(alt) or "-" for alt in spec.requires)
             rows.append([name, needs, spec.description])
         elif kind == "protocols":
-            rows.append([name, spec.version, len(spec.cells), ", ".join(spec.metrics), spec.description])
+            rows.append([name, spec.version, len(spec.cells), ", ".join(_own_budgets(spec)) or "-",
+                         ", ".join(spec.metrics), spec.description])
         else:
             rows.append([name, spec.plugin, spec.description])
     if kind == "datasets":
         rows.append(["imagefolder:PATH", "(the images')", 256, "your images, PATH/<class>/*.png (or PATH/train, "
                      "PATH/test; else split 90/10)"])
     return table(rows, HEADERS[kind], fit=True)
+
+
+def _own_budgets(protocol) -> list[str]:
+    """The budgets ``protocol`` sizes itself, in the harness's order (smoke... full)."""
+    from .budgets import BUDGETS
+
+    return [n for n in BUDGETS if n in protocol.budgets] + [n for n in protocol.budgets if n not in BUDGETS]
+
+
+def budgets_table(protocol) -> str:
+    """Every harness budget as ``protocol`` resolves it (``--budget NAME``): its work (steps, else
+    epochs, of a batch size) and its note."""
+    from .budgets import BUDGETS, resolve_budget
+
+    rows = []
+    for name in BUDGETS:
+        b = resolve_budget(name, protocol.budgets)
+        work = f"{b.max_steps:,} steps" if b.max_steps else f"{b.epochs} epoch{'s' * (b.epochs != 1)}"
+        rows.append([name, f"{work}, batch {b.batch_size}", b.note or "-"])
+    return table(rows, ["budget", "work", "note"], fit=True)

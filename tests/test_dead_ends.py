@@ -176,7 +176,8 @@ def test_a_plugin_with_several_models_says_which_one_ran(capsys):
     assert "--plugin MODEL: gaussian" in out
 
 
-@pytest.mark.parametrize("argv", [["plugins"], ["list", "protocols"], ["list", "models"]])
+@pytest.mark.parametrize("argv", [["plugins"], ["list", "protocols"], ["list", "models"],
+                                  ["list", "cells", "gan-losses"]])
 def test_listings_piped_are_wrapped(argv):
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
     r = subprocess.run([sys.executable, "-m", "dgmbench", *argv], capture_output=True, text=True, env=env,

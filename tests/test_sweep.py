@@ -105,7 +105,8 @@ def test_an_unknown_cell_is_one_line_and_list_cells_names_them(plugin_path, caps
     assert main(["list", "cells", "flaky-proto"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["cell", "model", "dataset", "config"]
-    assert [line.split()[:3] for line in out[2:]] == [["g", "gaussian", "digits"], ["u", "uniform", "digits"]]
+    cells = out[2:out.index("")]  # the budgets table follows, after a blank line
+    assert [line.split()[:3] for line in cells] == [["g", "gaussian", "digits"], ["u", "uniform", "digits"]]
     assert main(["list", "cells"]) == 2 and "name the protocol" in capsys.readouterr().err
 
 
@@ -113,6 +114,27 @@ def test_list_cells_shows_a_cells_config(capsys):
     assert main(["list", "cells", "posterior-collapse"]) == 0
     out = capsys.readouterr().out
     assert "vae-diag" in out and "gaussian-diag" in out and "latent=2" in out
+
+
+def test_list_cells_shows_the_budgets_with_their_notes_and_list_protocols_names_them(capsys, monkeypatch):
+    """posterior-collapse sizes cpu (3,000 steps of batch 64) and gpu, with notes; the others are
+    the harness's (smoke: 5 steps of 32, full: 100 epochs)."""
+    from dgmbench.plugins import load_registry
+
+    monkeypatch.setenv("COLUMNS", "120")
+    assert main(["list", "cells", "posterior-collapse"]) == 0
+    cells, budgets = capsys.readouterr().out.split("\n\n")
+    lines = budgets.splitlines()
+    assert lines[0].split() == ["budget", "work", "note"] and max(map(len, lines)) <= 120
+    rows = {line.split()[0]: line for line in lines[2:] if not line.startswith(" ")}
+    assert list(rows) == ["smoke", "quick", "cpu", "gpu", "full"]
+    note = load_registry().items["protocols"]["posterior-collapse"].budgets["cpu"]["note"]
+    assert "3,000 steps, batch 64" in rows["cpu"] and " ".join(note.split()[:5]) in rows["cpu"]
+    assert "5 steps, batch 32" in rows["smoke"] and "100 epochs, batch 64" in rows["full"]
+    assert rows["smoke"].split()[-1] == "-"  # no note
+    assert main(["list", "protocols"]) == 0
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("posterior-collapse ")]
+    assert "cpu, gpu" in row
 
 
 @pytest.mark.parametrize("statuses, max_seconds, trained, again", [
