@@ -35,8 +35,8 @@ import time
 
 import torch
 
-from dgmbench.options import key_values as _key_values
 from dgmbench.metrics import model_input_for
+from dgmbench.options import key_values as _key_values
 from dgmbench.plugins import load_registry
 from dgmbench.runner import build_model
 from dgmbench.training import autocast_for

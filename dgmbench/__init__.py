@@ -9,8 +9,17 @@ Importing this package does not import torch.
 import pluggy
 
 from .claims import ours, verdict
-from .specs import (Budget, Cell, ConfigKey, DatasetSpec, FeatureNetworkSpec, MetricSpec, ModelSpec, ProtocolSpec,
-                    RunRecord)
+from .specs import (
+    Budget,
+    Cell,
+    ConfigKey,
+    DatasetSpec,
+    FeatureNetworkSpec,
+    MetricSpec,
+    ModelSpec,
+    ProtocolSpec,
+    RunRecord,
+)
 
 __version__ = "0.1.0"
 

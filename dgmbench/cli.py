@@ -285,8 +285,8 @@ def cmd_reproduce(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report import build_site
     from .paths import results_file
+    from .report import build_site
 
     index = build_site(args.results or [results_file()], args.output, _registry().items["protocols"])
     print(f"wrote {index} (open it in a browser; the folder can be copied anywhere)")

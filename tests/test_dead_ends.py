@@ -11,7 +11,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from harness_helpers import run_cli
 
 from dgmbench.cli import main
 

@@ -124,7 +124,8 @@ def test_choose_takes_the_fastest_call_that_fits():
     assert iw_plan.choose(entry, 5000, 100, bound=100) == (1, 10)         # nothing measured fits: 10 units
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (owed: benchmarks/gpu-queue, item gpu-benchmarks)")
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason="needs CUDA (owed: benchmarks/gpu-queue, item gpu-benchmarks)")
 def test_cuda_calls_stay_within_the_free_memory_bound():
     """On CUDA the bound is GPU_MEMORY_FRACTION of the free memory: the allocator's peak over the
     whole estimate (probe included) stays under it."""

@@ -66,7 +66,8 @@ def test_two_sweeps_started_together_run_each_cell_once(tmp_path, plugin_path):
 def test_a_claim_holds_while_its_process_lives_and_is_void_once_it_dies(tmp_path):
     path = tmp_path / "r.sqlite"
     holder = ("import sys, time; from dgmbench.store import Store; "
-              f"print(Store({str(path)!r}).claim('p', '1', 'smoke', [('a', 0)]), flush=True); time.sleep(float(sys.argv[1]))")
+              f"print(Store({str(path)!r}).claim('p', '1', 'smoke', [('a', 0)]), flush=True); "
+              "time.sleep(float(sys.argv[1]))")
     live = subprocess.Popen([sys.executable, "-c", holder, "60"], stdout=subprocess.PIPE, text=True)
     try:
         assert live.stdout.readline().strip() == "[('a', 0)]"

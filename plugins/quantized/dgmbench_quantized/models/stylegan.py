@@ -175,7 +175,8 @@ class StyleGenerator(nn.Module):
         eq = bool(equalized_lr)
         self.mapping = Mapping(z_dim, w_dim, mapping_layers, float(mapping_lr_mult), eq)
         self.const = nn.Parameter(torch.ones(1, ch(s), s, s))
-        layers = [StyleLayer(ch(s), ch(s), w_dim, conv=False, equalized=eq), StyleLayer(ch(s), ch(s), w_dim, equalized=eq)]
+        layers = [StyleLayer(ch(s), ch(s), w_dim, conv=False, equalized=eq),
+                  StyleLayer(ch(s), ch(s), w_dim, equalized=eq)]
         sizes, res = [s, s], s
         for _ in range(n):
             layers += [StyleLayer(ch(res), ch(2 * res), w_dim, upsample=True, equalized=eq),
