@@ -182,8 +182,8 @@ class Entry:
         out = Path(root) / self.protocol / self.folder
         base = ["dgmbench", "reproduce", self.protocol, "--budget", self.budget, "--data-root", data_root,
                 "--results", str(out / "results.sqlite"), "--no-progress", "--output", str(out / f"{self.protocol}.md")]
-        if self.device == "gpu":
-            base += ["--device", "cuda"]
+        # the cpu budgets are sized for every core busy (one cell per core), the gpu ones for packing
+        base += ["--jobs", "auto"] + (["--device", "cuda"] if self.device == "gpu" else [])
         return [base + shlex.split(extra) for extra in (self.commands or [""])]
 
 
