@@ -26,6 +26,7 @@ import os
 import re
 import shlex
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,9 +89,13 @@ def _store_facts(results: Path, protocol: str, budget: str) -> tuple[float, int]
     """(mean steps per counted run, number of counted runs) of one protocol and budget, read-only."""
     if not results.is_file():
         return 0.0, 0
-    with sqlite3.connect(f"file:{results}?mode=ro", uri=True) as db:
-        row = db.execute("SELECT avg(steps), count(*) FROM runs WHERE protocol = ? AND budget = ? "
-                         "AND status IN ('ok', 'partial', 'truncated')", (protocol, budget)).fetchone()
+    from .store import COUNTED
+
+    # as the store reads: immutable=1 unless a -wal file exists, so no -wal/-shm is left behind
+    mode = "mode=ro" if Path(f"{results}-wal").exists() else "immutable=1"
+    with closing(sqlite3.connect(f"{results.resolve().as_uri()}?{mode}", uri=True)) as db:
+        row = db.execute(f"SELECT avg(steps), count(*) FROM runs WHERE protocol = ? AND budget = ? AND status IN "
+                         f"({', '.join('?' * len(COUNTED))})", (protocol, budget, *COUNTED)).fetchone()
     return float(row[0] or 0.0), int(row[1] or 0)
 
 

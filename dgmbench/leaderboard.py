@@ -111,7 +111,7 @@ def _budget_note(protocol: ProtocolSpec, budget: str | None) -> str:
     if base not in BUDGETS:
         return ""
     note = resolve_budget(base, protocol.budgets).note
-    return f"Budget {base}: {note}" if note else ""
+    return f"Budget {base}: {note}{'' if note.endswith('.') else '.'}" if note else ""
 
 
 def build(protocol: ProtocolSpec, store: Store | None, budget: str | None = None) -> tuple[pd.DataFrame, str]:
