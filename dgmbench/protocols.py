@@ -42,7 +42,7 @@ CIFAR10_MODELS = [  # (model, reference label)
 NAMED_BUDGETS = {
     "cifar10-bpd": {
         # a PixelCNN++ step on 32x32x3 takes seconds on a CPU: small batches, one held-out point
-        "smoke": {"batch_size": 8, "max_test_examples": 32, "eval_every": 5},
+        "smoke": {"batch_size": 8, "max_test_examples": 32, "eval_every": 5, "grid_samples": 0},
         "cpu": {"epochs": 1000, "max_steps": 150, "batch_size": 32, "max_test_examples": 500,
                 "metric_options": {"nll_k": 100},
                 "note": "150 steps of batch 32 per model, 500 test images: a check that every model trains, "
@@ -52,7 +52,7 @@ NAMED_BUDGETS = {
                         "epochs, so a few percent of their updates)"},
     },
     "mnist-nll": {
-        "smoke": {"batch_size": 16, "max_test_examples": 64, "eval_every": 5},
+        "smoke": {"batch_size": 16, "max_test_examples": 64, "eval_every": 5, "grid_samples": 0},
         "cpu": {"epochs": 1000, "max_steps": 600, "batch_size": 64, "max_test_examples": 1000,
                 "metric_options": {"nll_k": 200},
                 "note": "600 steps of batch 64 per model (0.64 epoch), 1,000 test images, k = 200"},

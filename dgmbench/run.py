@@ -275,7 +275,8 @@ class Run:
         if not self.main or self.out_dir is None:
             return
         save_curves(self.state.history, self.out_dir / "curves.png", self.unit)
-        save_samples(model, self.out_dir / "samples.png", n=int(self.record.options.get("grid_samples", 64)),
+        default = 64 if self.budget.grid_samples is None else self.budget.grid_samples
+        save_samples(model, self.out_dir / "samples.png", n=int(self.record.options.get("grid_samples", default)),
                      data=test.x if test.x.ndim == 2 else None)
 
     def evaluate(self, model, test, load_train) -> dict:

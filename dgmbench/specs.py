@@ -75,6 +75,10 @@ class Budget:
     #: fast paths of the training loop this budget turns on (names in dgmbench.plan.FAST_PATHS;
     #: none by default: each is turned on per family once measured on a device)
     fast: tuple[str, ...] | str = ()
+    #: samples drawn for the run's samples.png (None: 64; --grid-samples overrides). Not work: an
+    #: autoregressive model draws a sample in one network pass per pixel and channel, which a smoke
+    #: budget on CIFAR-10 cannot afford
+    grid_samples: int | None = None
 
     def replace(self, **changes: Any) -> "Budget":
         return dataclasses.replace(self, **changes)
