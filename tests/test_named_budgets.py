@@ -29,6 +29,8 @@ def test_the_caption_prints_the_note_of_the_named_budget():
     note = resolve_budget("gpu", protocol.budgets).note
     said = _budget_note(protocol, "gpu")
     assert said.startswith(f"Budget gpu: {note}") and said.endswith(".") and "0.1 %" in note
+    assert _budget_note(protocol, "gpu[max_steps=5]").startswith("Budget gpu: ")  # a refined budget keeps it
+    assert _budget_note(protocol, "quick") == "" and _budget_note(protocol, None) == ""
 
 
 @pytest.mark.parametrize("name", ["cifar10-bpd", "mnist-nll"])
@@ -38,8 +40,6 @@ def test_the_smoke_of_the_autoregressive_tables_draws_no_sample_grid(name):
     about twenty seconds without one."""
     assert resolve_budget("smoke", REG.items["protocols"][name].budgets).grid_samples == 0
     assert resolve_budget("smoke").grid_samples is None  # elsewhere the default grid of 64
-    assert _budget_note(protocol, "gpu[max_steps=5]").startswith("Budget gpu: ")  # a refined budget keeps it
-    assert _budget_note(protocol, "quick") == "" and _budget_note(protocol, None) == ""
 
 
 def test_a_note_does_not_rename_the_budget():
