@@ -15,6 +15,8 @@ import torch
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
                                 reason="torch.distributed with gloo is not available")
 
+TESTS = os.path.dirname(os.path.abspath(__file__))
+
 RANK_SCRIPT = textwrap.dedent('''
     import datetime, os, signal, sys
     from pathlib import Path
@@ -22,23 +24,9 @@ RANK_SCRIPT = textwrap.dedent('''
     import torch.distributed as dist
     from dgmbench.data import DataSplit
     from dgmbench.errors import Terminated
-    from dgmbench.model import Model
     from dgmbench.specs import Budget, DatasetSpec
     from dgmbench.training import Hooks, TrainingRun, fit
-
-    class NoisyGaussian(Model):
-        likelihood = "continuous"
-
-        def __init__(self):
-            super().__init__({})
-            self.mu = torch.nn.Parameter(torch.randn(4))
-            self.log_sigma = torch.nn.Parameter(torch.zeros(4))
-
-        def log_prob(self, x):
-            return torch.distributions.Normal(self.mu, self.log_sigma.exp()).log_prob(x).sum(-1)
-
-        def loss(self, x, y=None):
-            return -self.log_prob(x + 0.1 * torch.randn_like(x)).mean()
+    from toy_models import NoisyGaussian  # tests/ is on PYTHONPATH
 
     def terminate(signum, frame):
         raise Terminated
@@ -81,10 +69,12 @@ def two_ranks(tmp) -> list[int]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     script = tmp / "rank.py"
+    path = os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")])
     script.write_text(RANK_SCRIPT)
     procs = [subprocess.Popen([sys.executable, str(script), str(tmp)], stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True,
-                              env={**os.environ, "OMP_NUM_THREADS": "1", "RANK": str(r), "WORLD_SIZE": "2",
+                              env={**os.environ, "PYTHONPATH": path,
+                                   "OMP_NUM_THREADS": "1", "RANK": str(r), "WORLD_SIZE": "2",
                                    "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
              for r in (0, 1)]
     codes = []

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from scipy.spatial.distance import cdist
+from toy_models import NoisyGaussian
 
 from dgmbench.data import DataSplit
 from dgmbench.metrics import MetricContext
@@ -15,24 +16,6 @@ from dgmbench.specs import Budget, DatasetSpec
 from dgmbench.training import Hooks, TrainingRun, fit, load_checkpoint
 
 SPEC = DatasetSpec("vectors", load="x:y", shape=(4,), levels=None)
-
-
-class NoisyGaussian(Model):
-    """A diagonal Gaussian fitted by Adam on a loss with reparameterized noise, so the resumed
-    run must restore the RNG as well as the weights and the optimizer's moments."""
-
-    likelihood = "continuous"
-
-    def __init__(self):
-        super().__init__({})
-        self.mu = torch.nn.Parameter(torch.randn(4))
-        self.log_sigma = torch.nn.Parameter(torch.zeros(4))
-
-    def log_prob(self, x):
-        return torch.distributions.Normal(self.mu, self.log_sigma.exp()).log_prob(x).sum(-1)
-
-    def loss(self, x, y=None):
-        return -self.log_prob(x + 0.1 * torch.randn_like(x)).mean()
 
 
 class Stop(Exception):
