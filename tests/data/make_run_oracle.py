@@ -79,7 +79,17 @@ def collect() -> list[dict]:
 def environment() -> dict:
     import torch
 
-    return {"torch": torch.__version__, "machine": platform.machine(), "python": platform.python_version()}
+    # the same build on another processor may round differently (its vector kernels): exact only on this one
+    cpu = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")), "")
+    return {"torch": torch.__version__, "machine": platform.machine(), "python": platform.python_version(),
+            "cpu": cpu, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+def _cpuinfo() -> list:
+    try:
+        return Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return [f"model name: {platform.processor()}"]
 
 
 if __name__ == "__main__":
