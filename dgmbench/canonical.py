@@ -89,11 +89,9 @@ def _store_facts(results: Path, protocol: str, budget: str) -> tuple[float, int]
     """(mean steps per counted run, number of counted runs) of one protocol and budget, read-only."""
     if not results.is_file():
         return 0.0, 0
-    from .store import COUNTED
+    from .store import COUNTED, readonly_uri
 
-    # as the store reads: immutable=1 unless a -wal file exists, so no -wal/-shm is left behind
-    mode = "mode=ro" if Path(f"{results}-wal").exists() else "immutable=1"
-    with closing(sqlite3.connect(f"{results.resolve().as_uri()}?{mode}", uri=True)) as db:
+    with closing(sqlite3.connect(readonly_uri(results), uri=True)) as db:
         row = db.execute(f"SELECT avg(steps), count(*) FROM runs WHERE protocol = ? AND budget = ? AND status IN "
                          f"({', '.join('?' * len(COUNTED))})", (protocol, budget, *COUNTED)).fetchone()
     return float(row[0] or 0.0), int(row[1] or 0)

@@ -114,6 +114,13 @@ REQUIRED = {"runs": {"run_id", "created", "status", "protocol", "model", "datase
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
+def readonly_uri(path: Path) -> str:
+    """The URI that opens ``path`` for reading only: ``mode=ro``, or ``immutable=1`` when no
+    ``-wal`` file exists (then SQLite creates no ``-wal``/``-shm`` file beside it)."""
+    mode = "mode=ro" if Path(f"{path}-wal").exists() else "immutable=1"
+    return f"{Path(path).resolve().as_uri()}?{mode}"
+
+
 class Store:
     """A handle on one results file. Every write is its own short transaction.
 
@@ -169,8 +176,7 @@ class Store:
         creates no ``-shm`` file either; the whole database is in the main file)."""
         try:
             if self.readonly:
-                mode = "mode=ro" if Path(f"{self.path}-wal").exists() else "immutable=1"
-                db = sqlite3.connect(f"{self.path.resolve().as_uri()}?{mode}", uri=True, timeout=60)
+                db = sqlite3.connect(readonly_uri(self.path), uri=True, timeout=60)
             else:
                 if not self.path.parent.is_dir():
                     self.path.parent.mkdir(parents=True, exist_ok=True)

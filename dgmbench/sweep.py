@@ -78,10 +78,6 @@ def train_on(done: Done | None, max_seconds: float | None, train_time_s: float |
     return max_seconds is None or (train_time_s or 0.0) < max_seconds
 
 
-def _open(results: Path) -> Store | None:
-    return Store(results) if results.exists() else None
-
-
 def reproduce(reg, protocol: ProtocolSpec, template: RunRecord, budget: str, settings, *, cells=None, seeds=None,
               rerun: bool = False, max_seconds: float | None = None, results: Path | None = None,
               on_outcome: Callable = print) -> int:
