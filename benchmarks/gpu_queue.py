@@ -28,6 +28,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -217,6 +218,8 @@ def cmd_slim(args) -> int:
     exclude = Path(subprocess.run(["git", "rev-parse", "--git-path", "info/exclude"], cwd=ROOT, capture_output=True,
                                   text=True, check=True).stdout.strip())
     exclude = exclude if exclude.is_absolute() else ROOT / exclude
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    exclude.touch()
     if SLIM_MARK not in exclude.read_text():
         with open(exclude, "a") as f:
             f.write(f"{SLIM_MARK}\nleaderboards/site/\nleaderboards/**/runs/\n")
@@ -236,7 +239,7 @@ def cmd_restore(args) -> int:
     exclude = Path(subprocess.run(["git", "rev-parse", "--git-path", "info/exclude"], cwd=ROOT, capture_output=True,
                                   text=True, check=True).stdout.strip())
     exclude = exclude if exclude.is_absolute() else ROOT / exclude
-    lines = exclude.read_text().splitlines()
+    lines = exclude.read_text().splitlines() if exclude.is_file() else []
     if SLIM_MARK in lines:
         i = lines.index(SLIM_MARK)
         del lines[i:i + 3]
@@ -300,6 +303,8 @@ def cmd_run(args) -> int:
     with open(out / f"{item['name']}.log", "a") as log:
         if not args.no_setup:
             setup(log)
+            # an editable install's .pth is read at interpreter start: this process needs the path itself
+            sys.path.insert(0, str(ROOT))
         data_root = unpack_data(log)
         env = {**os.environ, "DGMBENCH_DATA": data_root, "PYTHONUNBUFFERED": "1"}
         folders, failed = [], 0
@@ -310,39 +315,98 @@ def cmd_run(args) -> int:
                 folders.append(folder_)
             else:
                 argv = ["bash", "-c", step["shell"]]
-            print(f"== [{step['timeout']} s] {shlex.join(argv)}", file=log, flush=True)
+            # the whole call must end inside the device tool's command limit, setup included, with
+            # time left to pack the tables: a step gets at most what remains of --seconds
+            limit = min(step["timeout"], int(start + args.seconds - 20 - time.time()))
+            if limit < 5:
+                print(f"== skipped (the call's {args.seconds} s are spent): {shlex.join(argv)}", file=log, flush=True)
+                failed += 1
+                continue
+            print(f"== [{limit} s] {shlex.join(argv)}", file=log, flush=True)
             t = time.time()
-            try:
-                rc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                    timeout=step["timeout"]).returncode
-            except subprocess.TimeoutExpired:
-                rc = "timed out (finished cells are stored; run the item again for the rest)"
+            rc = run_step(argv, env, log, limit)
             failed += rc != 0
             print(f"   exit {rc} after {time.time() - t:.0f} s", file=log, flush=True)
             if "reproduce" in step:
-                write_table_files(folder_, argv, step, log)
+                began = datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat(timespec="seconds")
+                write_table_files(folder_, argv, log, began, f"stopped by its {limit} s limit" if isinstance(rc, str)
+                                  else "")
         print(f"item {item['name']}: {time.time() - start:.0f} s, {failed} steps failed", file=log, flush=True)
     pack(item["name"], sorted(set(folders)), out)
     print((out / f"{item['name']}.log").read_text()[-6000:])
     return 1 if failed else 0
 
 
-def write_table_files(folder_: Path, argv: list[str], step: dict, log) -> None:
-    """The csv beside the md, and provenance.json (reproduce writes <protocol>.md.provenance.json)."""
+def run_step(argv: list[str], env: dict, log, limit: int) -> int | str:
+    """Run one step in its own process group; past ``limit`` seconds the whole group (the sweep's
+    packed workers too) is stopped, so that nothing of it competes with the next step."""
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        return proc.wait(timeout=limit)
+    except subprocess.TimeoutExpired:
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(proc.pid, sig)
+                proc.wait(timeout=wait)
+                break
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                continue
+        return "timed out (finished cells are stored; run the item again for the rest)"
+
+
+def write_table_files(folder_: Path, argv: list[str], log, started: str = "", cut_off: str = "") -> None:
+    """The csv beside the md, and provenance.json (reproduce writes <protocol>.md.provenance.json when
+    it ends; for a sweep stopped by its time limit, the md and the provenance are made here from the
+    runs it stored, and the provenance says it was cut off)."""
+    import json
+
     protocol = argv[2]
-    subprocess.run(["dgmbench", "leaderboard", protocol, "--results", str(folder_ / "results.sqlite"),
-                    "--format", "csv", "--output", str(folder_ / f"{protocol}.csv")], stdout=log, stderr=log)
+    results, md = folder_ / "results.sqlite", folder_ / f"{protocol}.md"
+    for fmt, path in (("csv", folder_ / f"{protocol}.csv"), ("md", md)):
+        if fmt == "csv" or not md.is_file():
+            subprocess.run(["dgmbench", "leaderboard", protocol, "--results", str(results), "--format", fmt,
+                            "--output", str(path)], stdout=log, stderr=log)
     written = folder_ / f"{protocol}.md.provenance.json"
     if written.is_file():
-        import json
-
         info = json.loads(written.read_text())
-        packing = folder_ / "packing.json"
-        if packing.is_file():
-            info.setdefault("packing", []).append(json.loads(packing.read_text()))
-            packing.unlink()
-        (folder_ / "provenance.json").write_text(json.dumps(info, indent=2) + "\n")
         written.unlink()
+    else:
+        info = provenance_from_store(results, shlex.join(argv), started)
+    if cut_off:
+        info["cut_off"] = cut_off
+    packing = folder_ / "packing.json"
+    if packing.is_file():
+        info.setdefault("packing", []).append(json.loads(packing.read_text()))
+        packing.unlink()
+    (folder_ / "provenance.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+def provenance_from_store(results: Path, command: str, started: str) -> dict:
+    """A provenance record for a sweep that did not end by itself, from the runs it stored: budget,
+    code version, libraries and device are the runs' own."""
+    import json
+    import sqlite3
+    from contextlib import closing
+
+    from dgmbench.store import readonly_uri
+
+    row = None
+    if results.is_file():
+        with closing(sqlite3.connect(readonly_uri(results), uri=True)) as db:
+            row = db.execute("SELECT budget, code_version, libraries, device, min(created), max(finished) FROM runs "
+                             "WHERE status = 'ok'").fetchone()
+    budget, code, libraries, device, first, last = row or (None,) * 6
+
+    def iso(t):
+        return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat(timespec="seconds") if t else ""
+
+    info = {"commands": [{"command": command, "date": started or iso(first)}], "budget": budget or "",
+            "date": iso(last) or started,
+            "results_file": str(results), "code_version": code or "", "machine": "",
+            "libraries": json.loads(libraries) if libraries else {}}
+    if device and "(" in device:
+        info["gpu"] = device.split("(", 1)[1].rstrip(")")
+    return info
 
 
 def pack(name: str, folders: list[Path], out: Path) -> None:
@@ -383,6 +447,8 @@ def main(argv=None) -> int:
     rn.add_argument("item", nargs="?")
     rn.add_argument("--device", default="cuda", help="cpu: rehearse an item here (the tables still go to gpu-*)")
     rn.add_argument("--no-setup", action="store_true", help="dgmbench is installed already: skip pip")
+    rn.add_argument("--seconds", type=int, default=585,
+                    help="the whole call's time, setup and packing included (the device's limit is 600)")
     sub.add_parser("receive")
     sub.add_parser("slim")
     sub.add_parser("restore")

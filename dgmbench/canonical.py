@@ -4,8 +4,10 @@ Layout (``leaderboards/``): every measurement of a protocol lives in
 ``<protocol>/<device>-<budget>/`` with the same file names -- ``<protocol>.md``, ``<protocol>.csv``,
 ``results.sqlite``, ``runs/`` and one ``provenance.json`` (commands, budget, date, machine, load
 average). ``<protocol>/<protocol>.md`` and ``.csv`` are the canonical table: the best measurement
-made, named in the table's first line. "Best" is :func:`rank_key`: a GPU measurement over a CPU one,
-then more optimizer steps per run, then more measured runs, then the later date.
+made, named in the table's first line. "Best" is :func:`rank_key`: a sweep that ended over one cut
+off by a time limit (a GPU call stopped after a few cells does not hide a whole CPU table), then a GPU
+measurement over a CPU one, then more optimizer steps per run, then more cells and runs measured, then
+the later date.
 
 ``leaderboards/manifest.toml`` lists the measurements to (re)make, one ``[[measurement]]`` each::
 
@@ -49,11 +51,13 @@ class Measurement:
     runs: int = 0          # measured runs in the results file
     date: str = ""         # ISO date of the last command
     machine: str = ""      # e.g. "NVIDIA H200" or "x86_64, cpu, 2 cores"
+    cells: int = 0         # distinct cells with a measured run
+    cut_off: str = ""      # why the sweep stopped early, when it did (provenance "cut_off")
 
 
 def rank_key(m: Measurement) -> tuple:
-    """The order of "best": GPU over CPU, more work (steps per run) over less, more runs, later."""
-    return (m.device == "gpu", m.steps, m.runs, m.date)
+    """The order of "best": not cut off, GPU over CPU, more work (steps per run), more cells, more runs, later."""
+    return (not m.cut_off, m.device == "gpu", m.steps, m.cells, m.runs, m.date)
 
 
 def choose(measurements: list[Measurement]) -> Measurement | None:
@@ -85,16 +89,16 @@ def read_provenance(folder: Path) -> dict:
         raise DgmbenchError(f"{path}: no readable provenance ({type(exc).__name__})") from None
 
 
-def _store_facts(results: Path, protocol: str, budget: str) -> tuple[float, int]:
-    """(mean steps per counted run, number of counted runs) of one protocol and budget, read-only."""
+def _store_facts(results: Path, protocol: str, budget: str) -> tuple[float, int, int]:
+    """(mean steps per counted run, counted runs, distinct cells) of one protocol and budget, read-only."""
     if not results.is_file():
-        return 0.0, 0
+        return 0.0, 0, 0
     from .store import COUNTED, readonly_uri
 
     with closing(sqlite3.connect(readonly_uri(results), uri=True)) as db:
-        row = db.execute(f"SELECT avg(steps), count(*) FROM runs WHERE protocol = ? AND budget = ? AND status IN "
+        row = db.execute(f"SELECT avg(steps), count(*), count(DISTINCT cell) FROM runs WHERE protocol = ? AND budget = ? AND status IN "
                          f"({', '.join('?' * len(COUNTED))})", (protocol, budget, *COUNTED)).fetchone()
-    return float(row[0] or 0.0), int(row[1] or 0)
+    return float(row[0] or 0.0), int(row[1] or 0), int(row[2] or 0)
 
 
 def read_measurement(folder: Path, protocol: str) -> Measurement:
@@ -102,9 +106,10 @@ def read_measurement(folder: Path, protocol: str) -> Measurement:
     folder = Path(folder)
     info = read_provenance(folder)
     device = "gpu" if info.get("gpu") or folder.name.startswith("gpu-") else "cpu"
-    steps, runs = _store_facts(folder / "results.sqlite", protocol, info.get("budget", ""))
+    steps, runs, cells = _store_facts(folder / "results.sqlite", protocol, info.get("budget", ""))
     return Measurement(protocol, folder, device, info.get("budget", ""), steps, runs,
-                       str(info.get("date", ""))[:10], info.get("gpu") or info.get("machine", ""))
+                       str(info.get("date", ""))[:10], info.get("gpu") or info.get("machine", ""), cells,
+                       str(info.get("cut_off", "")))
 
 
 def measurements(protocol_dir: Path) -> list[Measurement]:
@@ -119,7 +124,8 @@ def headline(best: Measurement, others: list[Measurement]) -> str:
     where = f"{best.device.upper()} ({best.machine})" if best.machine else best.device.upper()
     rest = ", ".join(f"`{m.folder.name}/`" for m in others)
     return (f"{CANONICAL_MARK} measured on {where} under budget `{best.budget}` on {best.date} "
-            f"(`{best.folder.name}/`, {best.runs} runs, {best.steps:.0f} steps per run)."
+            f"(`{best.folder.name}/`, {best.cells} cells, {best.runs} runs, {best.steps:.0f} steps per run"
+            + (f"; the sweep was cut off: {best.cut_off}" if best.cut_off else "") + ")."
             + (f" Other measurements: {rest}." if rest else ""))
 
 
@@ -154,7 +160,8 @@ def write_index(root: Path) -> Path:
             rows.append(f"| [{d.name}]({d.name}/{d.name}.md) | [`{best.folder.name}`]({d.name}/{best.folder.name}/) "
                         f"| {best.device} | {best.date} | {len(found)} |")
     text = ("# Leaderboards\n\nOne folder per protocol. `<protocol>/<protocol>.md` (and `.csv`) is the canonical "
-            "table: the best measurement made (GPU over CPU, more steps per run over fewer), named in its first "
+            "table: the best measurement made (a sweep that ended over one cut off, then GPU over CPU, then more "
+            "steps per run), named in its first "
             "line. Every measurement, canonical or not, lives in `<protocol>/<device>-<budget>/` with the same "
             "file names, its raw `results.sqlite`, its `runs/` and one `provenance.json`. "
             "`python leaderboards/regenerate.py [--device gpu]` re-measures what `manifest.toml` lists (on a quiet "

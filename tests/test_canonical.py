@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def make_measurement(root: Path, protocol: str, folder: str, budget: str, steps: int, runs: int,
-                     gpu: bool = False, date: str = "2026-12-01T10:00:00+00:00") -> Path:
+                     gpu: bool = False, date: str = "2026-12-01T10:00:00+00:00", cells: int = 2) -> Path:
     d = root / protocol / folder
     d.mkdir(parents=True)
     info = {"budget": budget, "date": date, "machine": "x86_64, cpu, 2 cores", "commands": []}
@@ -26,16 +26,26 @@ def make_measurement(root: Path, protocol: str, folder: str, budget: str, steps:
         info["gpu"] = "NVIDIA H200"
     (d / "provenance.json").write_text(json.dumps(info))
     with sqlite3.connect(d / "results.sqlite") as db:
-        db.execute("CREATE TABLE runs (protocol TEXT, budget TEXT, status TEXT, steps INTEGER)")
-        db.executemany("INSERT INTO runs VALUES (?, ?, ?, ?)",
-                       [(protocol, budget, "ok", steps)] * runs + [(protocol, budget, "failed", 10 * steps)])
+        db.execute("CREATE TABLE runs (protocol TEXT, budget TEXT, status TEXT, steps INTEGER, cell TEXT)")
+        db.executemany("INSERT INTO runs VALUES (?, ?, ?, ?, ?)",
+                       [(protocol, budget, "ok", steps, f"c{i % cells}") for i in range(runs)]
+                       + [(protocol, budget, "failed", 10 * steps, "c-failed")])
     (d / f"{protocol}.md").write_text(f"table of {folder}\n")
     (d / f"{protocol}.csv").write_text(f"cell,value\n{folder},1\n")
     return d
 
 
-def m(device, steps, runs=3, date="2026-12-01"):
-    return Measurement("p", Path(f"{device}-{steps}"), device, f"b{steps}", steps, runs, date)
+def m(device, steps, runs=3, date="2026-12-01", cells=3, cut_off=""):
+    return Measurement("p", Path(f"{device}-{steps}"), device, f"b{steps}", steps, runs, date, cells=cells,
+                       cut_off=cut_off)
+
+
+def test_a_sweep_cut_off_does_not_hide_one_that_ended():
+    cut = "stopped by its 200 s limit"
+    assert choose([m("cpu", 500, cells=24), m("gpu", 10000, cells=5, cut_off=cut)]).device == "cpu"
+    assert choose([m("cpu", 500, cells=24), m("gpu", 10000, cells=24)]).device == "gpu"
+    assert choose([m("cpu", 2000, cells=8), m("cpu", 200, cells=24)]).steps == 2000  # a deliberate subset
+    assert choose([m("gpu", 500, cells=5), m("gpu", 500, cells=9)]).cells == 9
 
 
 def test_gpu_beats_cpu_then_more_steps_then_more_runs():
@@ -61,6 +71,7 @@ def test_the_canonical_table_is_the_best_measurement_and_says_so(tmp_path):
     make_measurement(tmp_path, "toy", "gpu-gpu", "gpu", 1000, 6, gpu=True, date="2026-11-30T09:00:00+00:00")
     best = write_canonical(tmp_path / "toy")
     assert best.folder.name == "gpu-gpu" and best.runs == 6 and best.steps == 1000  # the failed run not counted
+    assert best.cells == 2
     md = (tmp_path / "toy" / "toy.md").read_text().splitlines()
     assert md[0].startswith("Canonical: measured on GPU (NVIDIA H200) under budget `gpu` on 2026-11-30")
     assert "`cpu-quick-2000steps/`, `cpu-quick-200steps/`" in md[0] and md[2] == "table of gpu-gpu"
