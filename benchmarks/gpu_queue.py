@@ -12,7 +12,8 @@
     python benchmarks/gpu_queue.py run [ITEM]           on the device: run the next item not done (or ITEM)
                                                         and pack its tables into $OUT/<item>.tar.gz
     python benchmarks/gpu_queue.py land TARBALL         here: unpack what came back, mark the item done with
-                                                        today's date, rewrite the canonical tables and index
+                                                        today's date (not when a step was cut off), rewrite
+                                                        the canonical tables and index
 
 A device call carries the tracked tree plus ``carry`` (64 MiB in all) and brings back at most 8
 files of 16 MiB from ``$OUT``: hence the data staged compressed (see ``DATA``) and the tables
@@ -423,6 +424,14 @@ def cmd_land(args) -> int:
     pick(items, name)
     with tarfile.open(tarball) as tar:
         tar.extractall(ROOT, filter="data")
+        provenances = [ROOT / m.name for m in tar.getmembers() if Path(m.name).name == "provenance.json"]
+    cut = [p.parent for p in provenances if "cut_off" in p.read_text()]
+    if cut:
+        if (ROOT / "leaderboards" / "regenerate.py").is_file():
+            subprocess.run([sys.executable, "leaderboards/regenerate.py", "--index-only"], cwd=ROOT)
+        print(f"landed {name}, not dated: a step was cut off ({', '.join(str(c.relative_to(ROOT)) for c in cut)}); "
+              "run the item again for the rest")
+        return 0
     text = QUEUE.read_text()
     today = datetime.date.today().isoformat()
     pattern = re.compile(r'(name = "' + re.escape(name) + r'"\ndone = )"[^"]*"')

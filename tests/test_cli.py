@@ -316,7 +316,7 @@ def test_leaderboard_formats_put_ours_beside_the_paper(partial_cifar10):
     md = run_cli("leaderboard", "cifar10-bpd").stdout
     row = next(line for line in md.splitlines() if line.startswith("| Uniform distribution"))
     assert [c.strip() for c in row.strip("|").split("|")][1:3] == ["8.00", "8.000"]  # the paper's digits kept
-    assert "budget smoke" in md and "cifar10-bpd v2" in md
+    assert "budget smoke" in md and "cifar10-bpd v3" in md
     data = json.loads(run_cli("leaderboard", "cifar10-bpd", "--format", "json").stdout)
     uni = next(r for r in data["rows"] if r["cell"] == "uniform")
     assert uni["bpd (ours)"] == pytest.approx(8.0) and uni["bits_per_dim (paper)"] == 8.0

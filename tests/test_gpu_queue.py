@@ -22,12 +22,13 @@ def gq(monkeypatch):
 def test_the_queue_checks(gq, capsys):
     assert gq.main(["check"]) == 0, capsys.readouterr().err
     items = gq.load()
-    assert items[0]["name"] == "mnist-tables" and items[1]["name"] == "cuda-tests"
-    first = {s["reproduce"].split()[0] for s in items[0]["steps"]}
-    assert {"iwae-table", "mnist-nll", "posterior-collapse", "gan-modes", "gan-losses", "disentanglement"} <= first
+    names = [i["name"] for i in items]
+    first = {s["reproduce"].split()[0] for i in items[:names.index("cuda-tests")] for s in i["steps"]}
+    assert {"iwae-table", "mnist-nll", "posterior-collapse", "gan-modes", "gan-losses", "disentanglement",
+            "identifiability"} <= first  # every MNIST-sized table comes before the CUDA tests
     for item in items:
         assert sum(s["timeout"] for s in item["steps"]) <= 540
-    argv, folder = gq.reproduce_argv(items[0]["steps"][0], "/data")
+    argv, folder = gq.reproduce_argv(items[names.index("iwae-table")]["steps"][0], "/data")
     assert argv[:3] == ["dgmbench", "reproduce", "iwae-table"] and "--device" in argv and "cuda" in argv
     assert folder == Path("leaderboards/iwae-table/gpu-gpu")
 
@@ -109,6 +110,33 @@ def test_run_then_land_an_item_rehearsed_on_the_cpu(gq, tmp_path, monkeypatch, c
     assert gq.main(["land", str(tmp_path / "out" / "x.tar.gz")]) == 0
     assert (here / "leaderboards" / "posterior-collapse" / "gpu-smoke" / "posterior-collapse.md").is_file()
     assert gq.load()[0]["done"]
+
+
+def test_a_step_cut_off_still_leaves_its_table_and_is_not_dated(gq, tmp_path, monkeypatch, capsys):
+    """A call's --seconds shortens the step; the sweep's process group is stopped at the limit; the
+    md, csv and a provenance.json saying cut_off are still written, and `land` leaves the item undated."""
+    import json
+
+    device, here = tmp_path / "device", tmp_path / "here"
+    for root in (device, here):
+        (root / "benchmarks").mkdir(parents=True)
+        (root / "benchmarks" / "gpu-queue").write_text(QUEUE_ITEM.format(
+            step="posterior-collapse --budget cpu --cells vae-full --seeds 0 1 --jobs 2", timeout=300))
+    monkeypatch.setattr(gq, "ROOT", device)
+    monkeypatch.setattr(gq, "QUEUE", device / "benchmarks" / "gpu-queue")
+    monkeypatch.setenv("OUT", str(tmp_path / "out"))
+    monkeypatch.setattr(gq, "DEVICE_DATA", tmp_path / "device-data")
+    assert gq.main(["run", "--device", "cpu", "--no-setup", "--seconds", "26"]) == 1
+    log = capsys.readouterr().out
+    assert "timed out" in log and "== [300 s]" not in log  # shortened to what the call had left
+    table = device / "leaderboards" / "posterior-collapse" / "gpu-cpu"
+    assert {"posterior-collapse.md", "posterior-collapse.csv", "provenance.json"} <= {p.name for p in table.iterdir()}
+    provenance = json.loads((table / "provenance.json").read_text())
+    assert provenance["cut_off"].startswith("stopped by its") and provenance["commands"]
+    monkeypatch.setattr(gq, "ROOT", here)
+    monkeypatch.setattr(gq, "QUEUE", here / "benchmarks" / "gpu-queue")
+    assert gq.main(["land", str(tmp_path / "out" / "x.tar.gz")]) == 0
+    assert "not dated" in capsys.readouterr().out and gq.load()[0]["done"] == ""
 
 
 def test_slim_and_restore_touch_only_the_index(gq, tmp_path, monkeypatch):

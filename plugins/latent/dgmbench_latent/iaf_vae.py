@@ -21,13 +21,14 @@ were not checked against the paper's appendix): a single stochastic layer of ``l
 units; encoder and decoder ResNets of ``channels`` = 64 maps with ``blocks`` = 2 residual blocks
 per resolution (28 -> 14 -> 7); ``iaf_steps`` = 2 IAF steps, each a MADE with ``made_hidden`` =
 [320, 320] units, context ``hidden`` = 450. The paper's CIFAR-10 model (a hierarchy of stochastic
-ResNet blocks with bidirectional inference) is NOT built: on CIFAR-10 this is the same
-single-layer model at the same widths.
+ResNet blocks with bidirectional inference) is :mod:`dgmbench_latent.iaf_hierarchy`
+(``iaf-hierarchical-vae``, the ``iaf-vae`` cell of ``cifar10-bpd``).
 
 Presets (config ``preset``): ``paper`` (above) and ``small``, a CPU-sized model for the CPU
 budgets (channels 16, 1 block, latent 16, 2 IAF steps of [64]); any key given explicitly wins.
 
-Config: ``preset``, ``latent``, ``channels``, ``blocks``, ``hidden``, ``iaf_steps`` (0: the
+Config: ``preset``, ``latent``, ``channels``, ``blocks``, ``backbone`` (``resnet``, or ``densenet``:
+dense blocks in place of the residual ones, :class:`dgmbench_latent.pixels.DenseBlock`), ``hidden``, ``iaf_steps`` (0: the
 diagonal-Gaussian posterior), ``made_hidden``, plus (used by VLAE and AF VAE, which share this
 class) ``prior`` (``gaussian`` | ``af``), ``af_steps``, ``decoder`` (``factorized`` | ``pixelcnn``),
 ``window``, ``pixel_channels``, ``pixel_layers``.
@@ -42,7 +43,8 @@ from torch import nn
 from dgmbench.model import Model
 
 from .networks import resolve_preset
-from .pixels import ResNetDecoder, ResNetEncoder, params_per_pixel, pixel_log_prob, pixel_mean, pixel_sample
+from .pixels import (ResNetDecoder, ResNetEncoder, block_type, params_per_pixel, pixel_log_prob, pixel_mean,
+                     pixel_sample)
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -76,13 +78,14 @@ class ResNetVAE(Model):
         if len(shape) != 3:
             raise ValueError(f"the ResNet VAE needs images (C, H, W), not shape {tuple(shape)}")
         self.shape, self.levels, self.latent = tuple(shape), int(levels), int(c["latent"])
-        self.encoder = ResNetEncoder(shape, c["channels"], c["blocks"], c["hidden"])
+        block = block_type(c.get("backbone", "resnet"))
+        self.encoder = ResNetEncoder(shape, c["channels"], c["blocks"], c["hidden"], block)
         self.q0 = nn.Linear(c["hidden"], 2 * self.latent)
         self.iaf = IAFPosterior(self.latent, c["iaf_steps"], c["made_hidden"], c["hidden"])
         if c.get("prior", "gaussian") not in ("gaussian", "af"):
             raise ValueError(f"prior must be gaussian or af, not {c['prior']!r}")
         self.af_prior = AFPrior(self.latent, c["af_steps"], c["made_hidden"]) if c.get("prior") == "af" else None
-        self.decoder_net = ResNetDecoder(shape, self.latent, c["channels"], c["blocks"])
+        self.decoder_net = ResNetDecoder(shape, self.latent, c["channels"], c["blocks"], block)
         out = params_per_pixel(self.levels) * shape[0]
         self.pixelcnn = None
         if c.get("decoder", "factorized") == "pixelcnn":

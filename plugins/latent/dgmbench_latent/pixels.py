@@ -1,4 +1,4 @@
-"""Per-pixel output distributions and the convolutional ResNet blocks of the image VAEs.
+"""Per-pixel output distributions and the convolutional ResNet (or DenseNet) blocks of the image VAEs.
 
 Output distributions over images with L levels, pixels delivered as k / (L - 1) in [0, 1]:
 
@@ -72,16 +72,46 @@ class ResBlock(nn.Module):
         return h + self.conv2(F.elu(self.conv1(F.elu(h))))
 
 
+class DenseBlock(nn.Module):
+    """A dense block (Huang et al. 2017, "Densely Connected Convolutional Networks"): each of
+    ``layers`` layers sees every earlier layer's output,
+        h_l = [h_{l-1}, conv3x3(ELU(h_{l-1}))],   growth ``growth`` maps a layer,
+    then a 1x1 transition conv back to ``channels`` maps. The DenseNet VLAE of Chen et al. (2017,
+    Table 5) puts such blocks where the ResNet VLAE has residual blocks; layers and growth here are
+    this suite's choice (the paper's appendix was not reached)."""
+
+    def __init__(self, channels: int, layers: int = 4, growth: int | None = None):
+        super().__init__()
+        growth = int(growth or max(1, channels // 4))
+        self.convs = nn.ModuleList(nn.Conv2d(channels + i * growth, growth, 3, padding=1) for i in range(layers))
+        self.transition = nn.Conv2d(channels + layers * growth, channels, 1)
+
+    def forward(self, h):
+        for conv in self.convs:
+            h = torch.cat([h, conv(F.elu(h))], dim=1)
+        return self.transition(F.elu(h))
+
+
+#: the residual blocks of the ResNet VAE, or dense blocks (config ``backbone``)
+BLOCKS = {"resnet": ResBlock, "densenet": DenseBlock}
+
+
+def block_type(name: str):
+    if name not in BLOCKS:
+        raise ValueError(f"backbone must be one of {', '.join(BLOCKS)}, not {name!r}")
+    return BLOCKS[name]
+
+
 class ResNetEncoder(nn.Module):
     """(C, H, W) -> context h (``hidden``): conv, then per resolution ``blocks`` residual blocks
     and a stride-2 downsampling conv (twice: H/4 x W/4), flattened through a linear layer."""
 
-    def __init__(self, shape, channels: int, blocks: int, hidden: int):
+    def __init__(self, shape, channels: int, blocks: int, hidden: int, block=ResBlock):
         super().__init__()
         c, h, w = shape
         layers = [nn.Conv2d(c, channels, 3, padding=1)]
         for _ in range(2):
-            layers += [ResBlock(channels) for _ in range(blocks)]
+            layers += [block(channels) for _ in range(blocks)]
             layers.append(nn.Conv2d(channels, channels, 3, stride=2, padding=1))
         self.net = nn.Sequential(*layers)
         self.out = nn.Linear(channels * -(-h // 4) * -(-w // 4), hidden)
@@ -94,7 +124,7 @@ class ResNetDecoder(nn.Module):
     """z -> features (``channels``, H, W): linear to (channels, H/4, W/4), then per resolution
     ``blocks`` residual blocks and a stride-2 transposed conv (twice), then blocks at full size."""
 
-    def __init__(self, shape, latent: int, channels: int, blocks: int):
+    def __init__(self, shape, latent: int, channels: int, blocks: int, block=ResBlock):
         super().__init__()
         _, h, w = shape
         if h % 4 or w % 4:
@@ -103,9 +133,9 @@ class ResNetDecoder(nn.Module):
         self.inp = nn.Linear(latent, channels * (h // 4) * (w // 4))
         layers: list[nn.Module] = []
         for _ in range(2):
-            layers += [ResBlock(channels) for _ in range(blocks)]
+            layers += [block(channels) for _ in range(blocks)]
             layers.append(nn.ConvTranspose2d(channels, channels, 4, stride=2, padding=1))
-        layers += [ResBlock(channels) for _ in range(blocks)]
+        layers += [block(channels) for _ in range(blocks)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z):

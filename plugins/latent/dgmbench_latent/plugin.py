@@ -2,8 +2,8 @@
 ``lossy_code`` metric and the ``vlae`` protocol. Light: no torch import at module level (models
 are named by ``module:attribute`` strings).
 
-Models: ``vae`` and ``iwae`` (Burda et al. 2016), ``iaf-vae`` (Kingma et al. 2016), ``af-vae`` and
-``vlae`` (Chen et al. 2017), ``draw`` (Gregor et al. 2015), ``conv-draw`` (Gregor et al. 2016) and
+Models: ``vae`` and ``iwae`` (Burda et al. 2016), ``iaf-vae`` and ``iaf-hierarchical-vae`` (Kingma et
+al. 2016), ``af-vae`` and ``vlae`` (Chen et al. 2017), ``draw`` (Gregor et al. 2015), ``conv-draw`` (Gregor et al. 2016) and
 ``dvae`` (Rolfe 2016). The event hooks drive the VAE/IWAE learning-rate schedule and write their
 reconstruction PNGs.
 """
@@ -26,9 +26,13 @@ BUDGETS = {
 }
 
 # Config declarations of the newer models (their modules import torch, so they are spelled here).
-RESNET_VAE_CONFIG = {"preset": str, "latent": int, "channels": int, "blocks": int, "hidden": int,
+RESNET_VAE_CONFIG = {"preset": str, "latent": int, "channels": int, "blocks": int,
+                     "backbone": ConfigKey(str, choices=("resnet", "densenet")), "hidden": int,
                      "iaf_steps": int, "made_hidden": list, "prior": str, "af_steps": int, "decoder": str,
                      "window": int, "pixel_channels": int, "pixel_layers": int}
+IAF_HIERARCHY_CONFIG = {"preset": ConfigKey(str, choices=("paper", "small")), "h_size": ConfigKey(int, min=1),
+                        "z_size": ConfigKey(int, min=1), "depth": ConfigKey(int, min=1),
+                        "num_blocks": ConfigKey(int, min=1), "kl_min": ConfigKey(float, min=0.0)}
 DRAW_CONFIG = {"preset": str, "units": int, "steps": int, "latent": int, "read_n": int, "write_n": int}
 CONV_DRAW_CONFIG = {"preset": str, "units": int, "steps": int, "latent": int}
 DVAE_CONFIG = {"preset": str, "rbm_units": int, "hidden": list, "beta": float, "chains": int, "gibbs_steps": int,
@@ -49,6 +53,12 @@ def dgmbench_models():
                   description="ResNet VAE with an inverse autoregressive flow posterior (MADE steps)",
                   paper="Kingma et al. 2016, Improved Variational Inference with Inverse Autoregressive Flow",
                   config=RESNET_VAE_CONFIG),
+        ModelSpec("iaf-hierarchical-vae", "dgmbench_latent.iaf_hierarchy:build", capabilities=["elbo", "iw_bound",
+                                                                                              "sample"],
+                  description="ResNet VAE with bidirectional inference and IAF posteriors (the IAF paper's CIFAR-10 "
+                              "model)",
+                  paper="Kingma et al. 2016, Improved Variational Inference with Inverse Autoregressive Flow, Sec. 6",
+                  config=IAF_HIERARCHY_CONFIG),
         ModelSpec("af-vae", "dgmbench_latent.vlae:build_af_vae", capabilities=iw,
                   description="ResNet VAE with an autoregressive-flow prior and a factorized decoder",
                   paper="Chen et al. 2017, Variational Lossy Autoencoder (the AF VAE row)", config=RESNET_VAE_CONFIG),

@@ -1,4 +1,5 @@
-"""Invariants of the IAF VAE, AF VAE, VLAE, DRAW, Convolutional DRAW and discrete VAE, and a smoke
+"""Invariants of the IAF VAE (one layer and the CIFAR-10 hierarchy), AF VAE, VLAE (ResNet and
+DenseNet), DRAW, Convolutional DRAW and discrete VAE, and a smoke
 run of each through the command line (``dgmbench run``, in process)."""
 from __future__ import annotations
 
@@ -107,6 +108,104 @@ def test_windowed_pixelcnn_sees_exactly_the_window_before_each_pixel():
         assert torch.allclose(net.pixel(x_pad, feats, i, j)[0, 0, 0, 0], out[0, 0, i, j])
 
 
+def raster_order(c, h, w):
+    """Each (channel, row, col) of a (c, h, w) tensor's rank in the IAF's autoregressive order:
+    later positions (raster order) first, then channels in order."""
+    ranks = torch.empty(c, h, w, dtype=torch.long)
+    for ch in range(c):
+        for i in range(h):
+            for j in range(w):
+                ranks[ch, i, j] = (h * w - 1 - (i * w + j)) * c + ch
+    return ranks.flatten()
+
+
+def test_ar_multiconv_output_never_sees_its_own_or_a_later_input():
+    """(m, s) at (channel i, position p) read only inputs earlier in the order: positions after p,
+    and at p the channels before i (the authors' conv masks)."""
+    from dgmbench_latent.iaf_hierarchy import ARMultiConv
+
+    zc, h, w = 2, 3, 3
+    net = randomize(ARMultiConv(zc, 4)).double()
+    z = torch.randn(1, zc, h, w, dtype=torch.float64)
+    context = torch.randn(1, 4, h, w, dtype=torch.float64)
+    order = raster_order(zc, h, w)
+    for out in (0, 1):
+        jac = torch.autograd.functional.jacobian(lambda v: net(v, context)[out], z).reshape(zc * h * w, zc * h * w)
+        later = order[None, :] >= order[:, None]  # input rank >= output rank
+        assert jac[later].abs().max() == 0
+        assert jac[~later].abs().max() > 0  # and it does read the earlier ones
+
+
+def test_iaf_step_log_det_is_minus_the_sum_of_s():
+    """z = (z0 - m(z0)) exp(-s(z0)): log |det dz/dz0| from autograd equals -sum s, the term
+    ``StochasticBlock.down`` adds to log q."""
+    from dgmbench_latent.iaf_hierarchy import ARMultiConv
+
+    net = randomize(ARMultiConv(2, 4)).double()
+    z0 = torch.randn(1, 2, 3, 3, dtype=torch.float64)
+    context = torch.randn(1, 4, 3, 3, dtype=torch.float64)
+
+    def step(v):
+        m, s = net(v, context)
+        return (v - 0.1 * m) * torch.exp(-0.1 * s)
+
+    jac = torch.autograd.functional.jacobian(step, z0).reshape(18, 18)
+    _, log_det = torch.linalg.slogdet(jac)
+    assert torch.allclose(log_det, -0.1 * net(z0, context)[1].sum(), atol=1e-10)
+
+
+def test_hierarchical_iaf_vae_free_bits_and_bound():
+    """The training loss takes max(E_batch KL per latent map, kl_min) per map; the bound and the
+    importance weights are log p(x | z) - sum of the blocks' KL terms, k samples each."""
+    from dgmbench_latent.iaf_hierarchy import build
+
+    torch.manual_seed(0)
+    ds = SimpleNamespace(shape=(3, 8, 8), levels=256, name="tiny")
+    model = build(ds, {"preset": "small", "kl_min": 1e4}).double()
+    x = torch.randint(0, 256, (4, 3, 8, 8)).double() / 255
+    log_w = model.log_importance_weights(x, 5)
+    assert log_w.shape == (5, 4) and torch.isfinite(log_w).all()
+    torch.manual_seed(1)
+    loss = model.loss(x)
+    torch.manual_seed(1)
+    log_px, kls = model._pass(x, 1)
+    maps = sum(kl.shape[1] for kl in kls)
+    assert maps == 2 * 8  # 2 blocks of z_size 8
+    assert torch.allclose(loss, -log_px[0].mean() + maps * 1e4)  # every map below kl_min: clamped
+    torch.manual_seed(1)
+    bound = model.elbo(x)
+    assert torch.allclose(bound, log_px[0] - sum(kl.flatten(1).sum(1) for kl in kls))
+
+
+def test_dense_block_layers_see_every_earlier_layer():
+    """Layer l's input is [h, y_1, ..., y_{l-1}] (its width grows by ``growth`` a layer) and the
+    transition maps the concatenation back to the block's width."""
+    from dgmbench_latent.pixels import DenseBlock
+
+    block = randomize(DenseBlock(8, layers=3, growth=2)).double()
+    assert [c.in_channels for c in block.convs] == [8, 10, 12] and block.transition.in_channels == 14
+    h = torch.randn(2, 8, 5, 5, dtype=torch.float64)
+    assert block(h).shape == h.shape
+
+
+def test_densenet_vlae_decoder_never_sees_the_pixel_or_a_later_one():
+    """With dense blocks in the encoder and decoder, p(x_i | z, x_window(i)) still reads no pixel
+    at or after i: the window is the PixelCNN's, z comes from the posterior."""
+    from dgmbench_latent.vlae import build_vlae
+
+    ds = SimpleNamespace(shape=(1, 8, 8), levels=2, name="tiny")
+    model = randomize(build_vlae(ds, {"preset": "small", "backbone": "densenet"}), 0.2).double()
+    assert any(type(m).__name__ == "DenseBlock" for m in model.modules())
+    x = torch.bernoulli(torch.full((1, 1, 8, 8), 0.5, dtype=torch.float64)).requires_grad_()
+    z = torch.randn(1, 1, model.latent, dtype=torch.float64)
+    out = model.decoder_params(z, x)
+    for i, j in [(0, 0), (3, 5), (7, 7)]:
+        (grad,) = torch.autograd.grad(out[0, 0, 0, i, j], x, retain_graph=True)
+        later = [(a, b) for a in range(8) for b in range(8) if (a, b) >= (i, j)]
+        assert all(grad[0, 0, a, b] == 0 for a, b in later), (i, j)
+        assert grad.abs().sum() > 0 or (i, j) == (0, 0)
+
+
 @pytest.mark.parametrize("build", ["dgmbench_latent.draw:DRAW.build", "dgmbench_latent.conv_draw:ConvDRAW.build"])
 def test_draw_bound_is_the_reconstruction_term_minus_the_kl_terms(build):
     from dgmbench.specs import resolve
@@ -204,11 +303,16 @@ def cli_run(model, dataset, tmp_path, *extra):
     return dict(rows)
 
 
-@pytest.mark.parametrize("model", ["iaf-vae", "af-vae", "vlae", "conv-draw"])
+@pytest.mark.parametrize("model", ["iaf-vae", "iaf-hierarchical-vae", "af-vae", "vlae", "conv-draw"])
 def test_smoke_run_on_digits(model, tmp_path):
     m = cli_run(model, "digits", tmp_path)
     assert math.isfinite(m["nll"]) and 0 < m["bpd"] < 2 * math.log2(17)
     assert m["nll_is_bound"] == (1.0 if model == "conv-draw" else 0.0)
+
+
+def test_smoke_run_of_the_densenet_vlae(tmp_path):
+    m = cli_run("vlae", "digits", tmp_path, "--config", "backbone=densenet")
+    assert math.isfinite(m["nll"]) and 0 < m["bpd"] < 2 * math.log2(17)
 
 
 @pytest.mark.parametrize("model", ["draw", "dvae"])
@@ -242,6 +346,8 @@ def test_vlae_claims_hold_and_fail_on_the_numbers():
     ("dgmbench_latent.dvae:DiscreteVAE.build", {}, 256, "needs binary data"),
     ("dgmbench_latent.vlae:build_vlae", {"preset": "big"}, 2, "preset must be one of paper, small"),
     ("dgmbench_latent.iaf_vae:build", {"prior": "vamp"}, 2, "prior must be gaussian or af"),
+    ("dgmbench_latent.vlae:build_vlae", {"backbone": "vgg"}, 2, "backbone must be one of resnet, densenet"),
+    ("dgmbench_latent.iaf_hierarchy:build", {"depth": 4}, 2, "needs H and W divisible by 16, not 8x8"),
     ("dgmbench_latent.vlae:build_af_vae", {"window": 0, "decoder": "pixelcnn"}, 2, "window must be at least 1"),
 ])
 def test_configs_the_models_cannot_take_are_refused_by_name(build, config, levels, message):
