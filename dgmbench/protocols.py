@@ -107,7 +107,7 @@ def builtin_protocols() -> list[ProtocolSpec]:
             cells=[Cell(m, MODEL_OF_CELL.get(m, m), "cifar10", labels={"model": label}) for m, label in CIFAR10_MODELS]
             + [Cell("vlae-densenet", "vlae", "cifar10", config={"backbone": "densenet"},
                     labels={"model": "DenseNet VLAE"})],
-            metrics=["nll"], reference="cifar10_bits_per_dim.csv", columns={"bpd": "bits_per_dim"},
+            metrics=["nll"], reference="cifar10_bits_per_dim.csv", columns={"bpd": "bits_per_dim", "fid": "fid"},
             budgets={"quick": {"epochs": 1000, "max_steps": 10_000, "batch_size": 64},  # equal updates per model
                      **NAMED_BUDGETS["cifar10-bpd"]},
             caption="Test bits/dim on CIFAR-10 (lower is better); paper values from Chen et al. 2017, Table 5 "

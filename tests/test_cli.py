@@ -314,14 +314,17 @@ def test_leaderboard_formats_put_ours_beside_the_paper(partial_cifar10):
     (run,) = _runs()
     assert "found 1 of 5 batch files" in run["data_note"]
     md = run_cli("leaderboard", "cifar10-bpd").stdout
+    head = next(line for line in md.splitlines() if line.startswith("| model"))
     row = next(line for line in md.splitlines() if line.startswith("| Uniform distribution"))
-    assert [c.strip() for c in row.strip("|").split("|")][1:3] == ["8.00", "8.000"]  # the paper's digits kept
+    cols = dict(zip([c.strip() for c in head.strip("|").split("|")], [c.strip() for c in row.strip("|").split("|")]))
+    assert (cols["bits_per_dim (paper)"], cols["bpd (ours)"]) == ("8.00", "8.000")  # the paper's digits kept
+    assert cols["fid (paper)"] == ""  # the paper gives a FID for the DDPM rows only
     assert "budget smoke" in md and "cifar10-bpd v3" in md
     data = json.loads(run_cli("leaderboard", "cifar10-bpd", "--format", "json").stdout)
     uni = next(r for r in data["rows"] if r["cell"] == "uniform")
     assert uni["bpd (ours)"] == pytest.approx(8.0) and uni["bits_per_dim (paper)"] == 8.0
     csv = run_cli("leaderboard", "cifar10-bpd", "--format", "csv").stdout
-    assert csv.splitlines()[0].startswith("model,cell,bits_per_dim (paper),bpd (ours)")
+    assert csv.splitlines()[0].startswith("model,cell,bits_per_dim (paper),fid (paper),bpd (ours)")
     tex = run_cli("leaderboard", "cifar10-bpd", "--format", "latex", "--output", "t.tex")
     assert tex.returncode == 0 and "\\caption{" in Path("t.tex").read_text()
 
