@@ -93,14 +93,24 @@ def measured(protocol: ProtocolSpec, store: Store | None, budget: str | None = N
     runs = store.runs()
     stopped = set(runs.run_id[runs.stopped.notna()]) if "stopped" in runs else set()
     m["truncated"] = m.run_id.isin(stopped) | (m.status == "truncated")
-    stats = m.groupby(["cell", "column"]).agg(mean=("value", "mean"), std=("value", "std"),
-                                               count=("value", "count"), truncated=("truncated", "sum")).reset_index()
     runs_by_cell = {cell: sorted(set(g.run_id)) for cell, g in m.groupby("cell")}
-    facts["untrained"] = trained.untrained_cells(stats, runs_by_cell, store.history())
+    run_why = trained.untrained_runs(m, store.history(), _expected_plateaus(protocol))
+    facts["untrained"], facts["partly_trained"] = trained.untrained_cells(run_why, runs_by_cell)
+    left_out = m.run_id.isin(set(run_why)) & m.cell.isin(set(facts["partly_trained"]))
+    stats = m[~left_out].groupby(["cell", "column"]).agg(
+        mean=("value", "mean"), std=("value", "std"), count=("value", "count"),
+        truncated=("truncated", "sum")).reset_index()
     facts.update(truncated=int(m[m.truncated].run_id.nunique()), budget=budget,
                  devices=sorted({d for d in m.device if isinstance(d, str)}), runs=m.run_id.nunique(),
                  dates=sorted({pd.Timestamp(t, unit="s").strftime("%Y-%m-%d") for t in m.created}))
     return stats, facts
+
+
+def _expected_plateaus(protocol: ProtocolSpec) -> set:
+    """Cells whose flat held-out curve is the claim itself (the claims function's
+    ``expected_plateaus``: posterior collapse's diagonal VAE), not a run that did not train."""
+    fn = resolve(protocol.claims) if protocol.claims else None
+    return set(getattr(fn, "expected_plateaus", ()))
 
 
 def _budget_note(protocol: ProtocolSpec, budget: str | None) -> str:
@@ -144,17 +154,17 @@ def build(protocol: ProtocolSpec, store: Store | None, budget: str | None = None
         df[f"{col} (ours) truncated"] = [int(sub["truncated"].get(c)) if c in getattr(sub, "index", []) else None
                                          for c in df.cell]
     fn = resolve(protocol.claims) if protocol.claims else None
-    plateaus = set(getattr(fn, "expected_plateaus", ()))  # cells whose claim is that they stop learning
-    untrained = {c: why for c, why in facts.get("untrained", {}).items()
-                 if not (c in plateaus and why.startswith("held-out curve flat"))}
-    if untrained:  # shown as such beside the labels; the claims look at the trained cells only
-        df.insert(len(label_cols), "did not train", [untrained.get(c, "") for c in df.cell])
+    untrained, partly = facts.get("untrained", {}), facts.get("partly_trained", {})
+    if untrained or partly:  # shown as such beside the labels; the claims look at the trained cells only
+        df.insert(len(label_cols), "did not train", [untrained.get(c) or partly.get(c, "") for c in df.cell])
     facts_line = (f"Protocol {protocol.name} v{protocol.version}, budget {facts['budget'] or '-'}; "
                   f"{facts['runs']} measured runs" + (f" on {', '.join(facts['devices'])}" if facts["devices"] else "")
                   + (f" ({', '.join(facts['dates'])})" if facts["dates"] else "") + "."
                   + "".join(_feature_net_line(net, ds, acc) for (net, ds), acc in facts["feature_nets"].items())
                   + (f" {len(untrained)} cells did not train (column 'did not train'); the papers' claims are "
-                     "checked on the others." if untrained else ""))
+                     "checked on the others." if untrained else "")
+                  + (f" {len(partly)} cells are the means of their trained runs only (column 'did not train')."
+                     if partly else ""))
     df.attrs["paper_decimals"] = {f"{theirs} (paper)": ref.attrs.get("decimals", {}).get(theirs)
                                   for theirs in protocol.columns.values()}
     claims = trained.checked_claims(fn, df, untrained) if fn else []

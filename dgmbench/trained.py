@@ -2,15 +2,17 @@
 
 A paper's claim is checked only on cells that trained; a cell that did not is shown as such in the
 table (column ``did not train``) and its values are left out of every claim, whose verdict then
-reads "not measured: cells did not train" where nothing else is left. A cell did not train when,
-in at least half of its runs (seeds):
+reads "not measured: cells did not train" where nothing else is left. A run (one seed) did not
+train when one of the following holds; a cell did not train when at least half of its runs did
+not, and a cell with fewer such runs is the mean of its trained runs only (the column says how many
+were left out), so one collapsed seed of three cannot decide a claim:
 
 * **its held-out curve is flat**: the held-out NLL (``test/nll``, else ``test/bpd``) at its last
   evaluation is less than :data:`FLAT` (0.5 %) below its first, over at least two evaluations. A
   curve that does not move at all is a model with nothing to train (the uniform baseline) and
   passes, and so do the cells a protocol's claims function names in its ``expected_plateaus``
   attribute (posterior collapse: the diagonal VAE's plateau is the claim itself);
-* **its encoder collapsed**: the table shows a disentanglement score and the cell's mean number
+* **its encoder collapsed**: the table shows a disentanglement score and the run's number
   of active dimensions (``active_units``: Cov_x E[z | x] > 0.01, Burda et al. 2016) is below 1 --
   a collapsed encoder scores by chance (beta-VAE score ~0.23, FactorVAE score 0 on dSprites);
 * **its mode classifier is below its accuracy bar**: the Stacked MNIST channel classifier's test
@@ -64,24 +66,44 @@ def flat_runs(history: pd.DataFrame, run_ids) -> set:
     return flat
 
 
-def untrained_cells(stats: pd.DataFrame, runs_by_cell: dict, history: pd.DataFrame | None) -> dict:
-    """cell -> why it did not train, for the cells of a leaderboard's ``stats`` (one row per cell
-    and value column: mean over seeds) and ``runs_by_cell`` (cell -> its run ids)."""
+def untrained_runs(values: pd.DataFrame, history: pd.DataFrame | None, plateaus=()) -> dict:
+    """run id -> why it did not train, for a leaderboard's ``values`` (one row per run and value
+    ``column``, with its ``cell``); the runs of the cells in ``plateaus`` may have a flat curve."""
     why: dict = {}
-    mean = {(r.cell, r.column): r.mean for r in stats.itertuples()} if len(stats) else {}
-    scores = {c for c, col in mean if col in DISENTANGLEMENT_SCORES}
-    for cell in scores:
-        units = mean.get((cell, "active_units"))
-        if units is not None and not pd.isna(units) and units < 1:
-            why[cell] = f"encoder collapsed ({units:.2g} active dimensions)"
-    for (cell, col), value in mean.items():
-        if col == "mode_classifier_accuracy" and value < MODE_CLASSIFIER_BAR:
-            why.setdefault(cell, f"mode classifier accuracy {value:.3f} < {MODE_CLASSIFIER_BAR}")
-    for cell, run_ids in runs_by_cell.items():
-        flat = flat_runs(history, run_ids)
-        if run_ids and 2 * len(flat) >= len(run_ids):
-            why.setdefault(cell, f"held-out curve flat in {len(flat)} of {len(run_ids)} runs")
+    scored = set(values.run_id[values.column.isin(DISENTANGLEMENT_SCORES)])
+    units = values[(values.column == "active_units") & values.run_id.isin(scored)]
+    for run_id, n in zip(units.run_id, units.value):
+        if not pd.isna(n) and n < 1:
+            why[run_id] = f"encoder collapsed ({n:.2g} active dimensions)"
+    modes = values[values.column == "mode_classifier_accuracy"]
+    for run_id, acc in zip(modes.run_id, modes.value):
+        if acc < MODE_CLASSIFIER_BAR:
+            why.setdefault(run_id, f"mode classifier accuracy {acc:.3f} < {MODE_CLASSIFIER_BAR}")
+    may_plateau = set(values.run_id[values.cell.isin(set(plateaus))])
+    for run_id in flat_runs(history, set(values.run_id) - may_plateau):
+        why.setdefault(run_id, "held-out curve flat")
     return why
+
+
+def untrained_cells(run_why: dict, runs_by_cell: dict) -> tuple[dict, dict]:
+    """(cells that did not train, cells with some runs that did not) -> why, from
+    :func:`untrained_runs`. A cell did not train when at least half of its runs did not; the
+    others keep their trained runs only (a cell of 3 seeds with one collapsed encoder is the mean
+    of the other two), and the why says how many runs were left out."""
+    cells, partly = {}, {}
+    for cell, run_ids in runs_by_cell.items():
+        bad = [r for r in run_ids if r in run_why]
+        if not bad:
+            continue
+        whys = {run_why[r] for r in bad}
+        counted = f"{'; '.join(sorted({w.split(' (')[0] for w in whys}))} in {len(bad)} of {len(run_ids)} runs"
+        if 2 * len(bad) < len(run_ids):
+            partly[cell] = f"{counted}, left out of the means"
+        elif len(bad) == len(run_ids) and len(whys) == 1 and not next(iter(whys)).startswith("held-out"):
+            cells[cell] = next(iter(whys))  # every run alike, e.g. "encoder collapsed (0 active dimensions)"
+        else:
+            cells[cell] = counted
+    return cells, partly
 
 
 def without(df: pd.DataFrame, cells) -> pd.DataFrame:

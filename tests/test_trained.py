@@ -69,8 +69,29 @@ def test_a_flat_held_out_curve_marks_a_cell_but_a_model_with_nothing_to_train_pa
 
 
 def test_a_mode_classifier_below_its_bar_marks_the_cell():
-    stats = pd.DataFrame({"cell": ["a", "b"], "column": ["mode_classifier_accuracy"] * 2, "mean": [0.62, 0.97]})
-    assert trained.untrained_cells(stats, {}, None) == {"a": "mode classifier accuracy 0.620 < 0.95"}
+    values = pd.DataFrame({"run_id": ["r1", "r2"], "cell": ["a", "b"], "column": ["mode_classifier_accuracy"] * 2,
+                           "value": [0.62, 0.97]})
+    why = trained.untrained_runs(values, None)
+    assert why == {"r1": "mode classifier accuracy 0.620 < 0.95"}
+    assert trained.untrained_cells(why, {"a": ["r1"], "b": ["r2"]}) == (
+        {"a": "mode classifier accuracy 0.620 < 0.95"}, {})
+
+
+def test_one_collapsed_seed_of_three_is_left_out_of_the_cell_and_its_claim(tmp_path):
+    """A cell with one run that did not train is the mean of the others: one collapsed VAE seed
+    (recon 462) made beta-VAE 4's 118 look better than the VAE's 208 and failed the beta claim."""
+    store = Store(tmp_path / "r.sqlite")
+    for seed, units, recon in ((0, 10.0, 72.0), (1, 0.0, 462.0), (2, 10.0, 90.0)):
+        add(store, "vae", seed, {"betavae_score": 0.7, "active_units": units, "recon": recon})
+    for seed in (0, 1, 2):
+        add(store, "betavae-4", seed, {"betavae_score": 0.6, "active_units": 10.0, "recon": 118.0})
+        add(store, "betavae-16", seed, {"betavae_score": 0.6, "active_units": 9.0, "recon": 160.0})
+    df, caption = leaderboard.build(disentanglement_protocol(), store, "smoke")
+    row = df.set_index("cell")
+    assert row.loc["vae", "recon (ours)"] == pytest.approx(81.0) and row.loc["vae", "recon (ours) seeds"] == 2
+    assert row.loc["vae", "did not train"] == "encoder collapsed in 1 of 3 runs, left out of the means"
+    assert row.loc["betavae-4", "did not train"] == "" and row.loc["betavae-4", "recon (ours) seeds"] == 3
+    assert "holds in 2 of 2" in caption and "1 cells are the means of their trained runs only" in caption
 
 
 def test_a_weak_domain_classifier_is_refused_for_sample_metrics(tmp_path):
