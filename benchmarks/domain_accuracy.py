@@ -19,19 +19,19 @@ import torch
 from dgmbench.errors import DgmbenchError
 from dgmbench.features import feature_net_for
 from dgmbench.metrics import MetricContext
+from dgmbench.plan import load_split
 from dgmbench.plugins import load_registry
-from dgmbench.specs import resolve
+from dgmbench.specs import RunRecord
 from dgmbench.trained import domain_accuracy_bar
 
 
 def accuracy_of(reg, name: str, steps: int, data_root) -> tuple[float, float]:
     """(test accuracy, seconds to build) of the domain classifier of dataset ``name``."""
     spec = reg.dataset(name)
-    load = resolve(spec.load)
-    options = dict(spec.options)
+    record = RunRecord(model="", dataset=name, data_root=data_root)
 
-    def full(split):
-        return load(split, data_root, False, **options)
+    def full(split):  # what a run's metric context loads, so the cached network is the runs' own
+        return load_split(spec, split, record, None)
 
     ctx = MetricContext(model=None, dataset=spec, test=full("test"), device=torch.device("cpu"),
                         options={"domain_net_steps": steps}, registry=reg, load_full=full)
