@@ -28,8 +28,8 @@ Presets (config ``preset``): ``paper`` (above) and ``small``, a CPU-sized model 
 budgets (channels 16, 1 block, latent 16, 2 IAF steps of [64]); any key given explicitly wins.
 
 Config: ``preset``, ``latent``, ``channels``, ``blocks``, ``backbone`` (``resnet``, or ``densenet``:
-dense blocks in place of the residual ones, :class:`dgmbench_latent.pixels.DenseBlock`), ``hidden``, ``iaf_steps`` (0: the
-diagonal-Gaussian posterior), ``made_hidden``, plus (used by VLAE and AF VAE, which share this
+dense blocks in place of the residual ones, :class:`dgmbench_latent.pixels.DenseBlock`), ``hidden``,
+``iaf_steps`` (0: the diagonal-Gaussian posterior), ``made_hidden``, plus (used by VLAE and AF VAE, which share this
 class) ``prior`` (``gaussian`` | ``af``), ``af_steps``, ``decoder`` (``factorized`` | ``pixelcnn``),
 ``window``, ``pixel_channels``, ``pixel_layers``.
 """
@@ -43,8 +43,15 @@ from torch import nn
 from dgmbench.model import Model
 
 from .networks import resolve_preset
-from .pixels import (ResNetDecoder, ResNetEncoder, block_type, params_per_pixel, pixel_log_prob, pixel_mean,
-                     pixel_sample)
+from .pixels import (
+    ResNetDecoder,
+    ResNetEncoder,
+    block_type,
+    params_per_pixel,
+    pixel_log_prob,
+    pixel_mean,
+    pixel_sample,
+)
 
 LOG_2PI = math.log(2 * math.pi)
 

@@ -3,9 +3,9 @@
 are named by ``module:attribute`` strings).
 
 Models: ``vae`` and ``iwae`` (Burda et al. 2016), ``iaf-vae`` and ``iaf-hierarchical-vae`` (Kingma et
-al. 2016), ``af-vae`` and ``vlae`` (Chen et al. 2017), ``draw`` (Gregor et al. 2015), ``conv-draw`` (Gregor et al. 2016) and
-``dvae`` (Rolfe 2016). The event hooks drive the VAE/IWAE learning-rate schedule and write their
-reconstruction PNGs.
+al. 2016), ``af-vae`` and ``vlae`` (Chen et al. 2017), ``draw`` (Gregor et al. 2015), ``conv-draw``
+(Gregor et al. 2016) and ``dvae`` (Rolfe 2016). The event hooks drive the VAE/IWAE learning-rate
+schedule and write their reconstruction PNGs.
 """
 from __future__ import annotations
 
