@@ -23,6 +23,7 @@ Python's ``tomllib`` reads it (no dependency).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -96,8 +97,9 @@ def _store_facts(results: Path, protocol: str, budget: str) -> tuple[float, int,
     from .store import COUNTED, readonly_uri
 
     with closing(sqlite3.connect(readonly_uri(results), uri=True)) as db:
-        row = db.execute(f"SELECT avg(steps), count(*), count(DISTINCT cell) FROM runs WHERE protocol = ? AND budget = ? AND status IN "
-                         f"({', '.join('?' * len(COUNTED))})", (protocol, budget, *COUNTED)).fetchone()
+        row = db.execute("SELECT avg(steps), count(*), count(DISTINCT cell) FROM runs "
+                         f"WHERE protocol = ? AND budget = ? AND status IN ({', '.join('?' * len(COUNTED))})",
+                         (protocol, budget, *COUNTED)).fetchone()
     return float(row[0] or 0.0), int(row[1] or 0), int(row[2] or 0)
 
 
@@ -175,6 +177,26 @@ def write_index(root: Path) -> Path:
     path = root / "README.md"
     path.write_text(text)
     return path
+
+
+def link_duplicate_images(root: Path, suffixes=(".png",)) -> int:
+    """Replace every image under ``root`` that is a byte copy of another (the first in sorted path
+    order keeps the bytes) by a relative symbolic link to it, so the repository holds each picture
+    once; returns how many were linked. Identical work writes identical files: an IWAE with k = 1
+    is the VAE, and a budget whose steps equal another's trains the same runs again."""
+    first: dict = {}
+    linked = 0
+    for path in sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in suffixes):
+        if path.is_symlink() or not path.is_file():
+            continue
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest not in first:
+            first[digest] = path
+            continue
+        path.unlink()
+        path.symlink_to(os.path.relpath(first[digest], path.parent))
+        linked += 1
+    return linked
 
 
 @dataclass

@@ -8,7 +8,8 @@ Run from the repository root. Each measurement goes to leaderboards/<protocol>/<
 the same budget are skipped (reproduce's own rule). Refuses to start a table while the 1-minute load
 average exceeds the core count (--force overrides); the load before and after each table is recorded
 in its provenance.json. --index-only rewrites leaderboards/<protocol>/<protocol>.md and README.md
-from the measurements already committed; --render first rewrites every measurement's table (md and
+from the measurements already committed and links every image that is a byte copy of another to
+it (each picture is stored once); --render first rewrites every measurement's table (md and
 csv) from its results.sqlite with the current code (captions, claim checks; nothing is trained).
 Data root: $DGMBENCH_DATA, else ../shared/data.
 """
@@ -21,7 +22,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dgmbench.canonical import PROVENANCE, load_check, load_manifest, write_canonical, write_index
+from dgmbench.canonical import (
+    PROVENANCE,
+    link_duplicate_images,
+    load_check,
+    load_manifest,
+    write_canonical,
+    write_index,
+)
 from dgmbench.errors import DgmbenchError
 
 ROOT = Path(os.path.relpath(Path(__file__).resolve().parent))  # relative: stored run folders stay portable
@@ -105,6 +113,9 @@ def main(argv=None) -> int:
                 if best is not None:
                     print(f"{d.name}: canonical {best.folder.name}/")
             write_index(ROOT)
+            linked = link_duplicate_images(ROOT)
+            if linked:
+                print(f"linked {linked} images that were byte copies of others")
     except DgmbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

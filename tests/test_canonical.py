@@ -3,6 +3,7 @@ shows, the index, the manifest's checks and the load-average refusal of the rege
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -134,3 +135,16 @@ def test_regenerate_script_dry_run_prints_the_manifest_commands():
     out = subprocess.run([sys.executable, "leaderboards/regenerate.py", "--dry-run", "nosuch"],
                          cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "nosuch" in out.stderr
+
+
+def test_byte_copies_of_an_image_become_links_to_one_file(tmp_path):
+    """Identical runs (IWAE k = 1 is the VAE) write identical pictures: the tree keeps each once."""
+    a, b, c = (tmp_path / "p" / "cpu-cpu" / "runs" / r / "samples.png" for r in ("iwae-k1", "vae-k1", "vae-k5"))
+    for path, data in ((a, b"same picture"), (b, b"same picture"), (c, b"another picture")):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(data)
+    assert canonical.link_duplicate_images(tmp_path) == 1
+    assert not a.is_symlink() and b.is_symlink() and not c.is_symlink()
+    assert b.resolve() == a.resolve() and b.read_bytes() == b"same picture" and c.read_bytes() == b"another picture"
+    assert not Path(os.readlink(b)).is_absolute()  # the link survives a moved checkout
+    assert canonical.link_duplicate_images(tmp_path) == 0  # a second pass finds nothing left to link
