@@ -11,7 +11,7 @@ reference statistics, and the test accuracy is recorded in the cache and in ever
 Training (recipe ``domain-cnn-v2``): the dataset's whole train split when the metric context can
 load it (``ctx.load_full``; else the run's own, possibly capped, split), AdamW (lr 2e-3, weight
 decay 5e-4) with a cosine decay to 0, batch 128, ``domain_net_steps`` steps (set by the budget:
-300 smoke, 2000 quick, 5000 full), seed 0; batch norm after every convolution; each batch randomly
+300 smoke, 2000 quick, 5000 cpu, gpu and full), seed 0; batch norm after every convolution; each batch randomly
 shifted by up to 1/8 of the image size (reflection padding) and, for photographs
 (:data:`FLIPPED`: CIFAR, CelebA), flipped left-right -- the standard CIFAR augmentation, which a
 digit must not get. The test accuracy on the whole test split is recorded; a leaderboard refuses

@@ -22,9 +22,9 @@ REFERENCES = Path(__file__).resolve().parent / "references"
 DCGAN_CPU = {"width": 32}
 #: StyleGAN with a 4 x 64 mapping network and at most 64 channels (the defaults: 8 x 512, up to 512)
 STYLEGAN_CPU = {"fmap_base": 512, "fmap_max": 64, "z_dim": 64, "w_dim": 64, "mapping_layers": 4, "width": 32}
-#: VQ-VAE-2 at small widths, 300 VQ-VAE steps before the priors
+#: VQ-VAE-2 at small widths, 1,000 VQ-VAE steps before the priors
 VQVAE2_CPU = {"channels": 32, "res_blocks": 1, "embed_dim": 16, "codes": 64, "prior_hidden": 16, "prior_layers": 4,
-              "vqvae_steps": 300}
+              "vqvae_steps": 1000}
 
 GAN_DATASETS = [("mnist", "MNIST", 28), ("cifar10", "CIFAR-10", 32), ("celeba", "CelebA", 64)]
 GAN_CELLS = [  # (key, model, config, label); the FQ twins differ from their baselines only by FQ in D
@@ -36,8 +36,8 @@ GAN_CELLS = [  # (key, model, config, label); the FQ twins differ from their bas
 PAIRS = [("dcgan", "fq-dcgan"), ("stylegan", "fq-stylegan")]
 
 VQ_CELLS = [  # (key, dataset, config, label); the steps each stage really ran are the table's columns
-    ("mnist-small", "mnist", VQVAE2_CPU, "small (VQVAE2_CPU): vqvae_steps 300, then the priors"),
-    ("cifar10-small", "cifar10", VQVAE2_CPU, "small (VQVAE2_CPU): vqvae_steps 300, then the priors"),
+    ("mnist-small", "mnist", VQVAE2_CPU, "small (VQVAE2_CPU): vqvae_steps 1,000, then the priors"),
+    ("cifar10-small", "cifar10", VQVAE2_CPU, "small (VQVAE2_CPU): vqvae_steps 1,000, then the priors"),
     ("mnist", "mnist", {"vqvae_steps": 5000}, "default: vqvae_steps 5,000, then the priors"),
     ("cifar10", "cifar10", {"vqvae_steps": 5000}, "default: vqvae_steps 5,000, then the priors"),
 ]
@@ -60,7 +60,7 @@ def step_budgets(quick: tuple[int, int], full: tuple[int, int], cpu: tuple[int, 
     return {"quick": budget(*quick), "full": budget(*full),
             "smoke": {"metric_options": {"domain_net_steps": 100}},
             "cpu": budget(*cpu, metric_options={"sample_metric_n": 2000},
-                          note=note(*cpu) + ", 2,000 samples per score"),
+                          note=note(*cpu) + ", 2,000 samples per score, 5,000-step feature classifiers"),
             "gpu": budget(*gpu, note=note(*gpu))}
 
 
@@ -95,7 +95,7 @@ def protocols() -> list[ProtocolSpec]:
             reference=str(REFERENCES / "fqgan_fid_is.csv"),
             columns={"fid [inception]": "fid", "is [inception]": "inception_score"},
             claims="dgmbench_quantized.protocols:fq_lowers_fid", seeds=(0, 1, 2),
-            budgets=step_budgets(quick=(5000, 64), full=(100000, 64), cpu=(200, 64), gpu=(5000, 64)),
+            budgets=step_budgets(quick=(5000, 64), full=(100000, 64), cpu=(500, 64), gpu=(5000, 64)),
             caption="Sample quality with and without feature quantization in the discriminator (FID, KID: lower is "
                     "better; IS, precision, recall: higher). Paper rows: Zhao et al. 2020 (FQ-GAN), BigGAN on "
                     "ImageNet (row_group 1 and 2: the notes' two ImageNet settings, 'Half' and '256K') and StyleGAN on "
@@ -118,7 +118,7 @@ def protocols() -> list[ProtocolSpec]:
             metrics=["nll", "recon_mse", "codebook_usage", "training_stages", "fid", "inception_score"],
             values=["vqvae_steps", "prior_steps", "bpd", "nll_is_bound", "recon_mse", "codebook_perplexity_top",
                     "codebook_perplexity_bottom", "codes_used_top", "codes_used_bottom"],
-            budgets=step_budgets(quick=(10000, 64), full=(100000, 128), cpu=(400, 64), gpu=(10000, 128)),
+            budgets=step_budgets(quick=(10000, 64), full=(100000, 128), cpu=(2500, 64), gpu=(10000, 128)),
             caption="VQ-VAE-2 (two levels, EMA codebooks, gated-PixelCNN priors trained after the VQ-VAE in the same "
                     "run). bpd is the bound log p(x|c) + log p(c_top) + log p(c_bottom|c_top) with a Gaussian decoder "
                     "on dequantized pixels (nll_is_bound = 1); recon_mse per pixel on [0, 1]; codebook perplexity "
