@@ -4,8 +4,9 @@ Layout (``leaderboards/``): every measurement of a protocol lives in
 ``<protocol>/<device>-<budget>/`` with the same file names -- ``<protocol>.md``, ``<protocol>.csv``,
 ``results.sqlite``, ``runs/`` and one ``provenance.json`` (commands, budget, date, machine, load
 average). ``<protocol>/<protocol>.md`` and ``.csv`` are the canonical table: the best measurement
-made, named in the table's first line. "Best" is :func:`rank_key`: a sweep that ended over one cut
-off by a time limit (a GPU call stopped after a few cells does not hide a whole CPU table), then a GPU
+made, named in the table's first line. "Best" is :func:`rank_key`: a measurement with runs of the
+protocol's current version over one whose runs are all stale (an older version's table measures
+another protocol), then a sweep that ended over one cut off by a time limit (a GPU call stopped after a few cells does not hide a whole CPU table), then a GPU
 measurement over a CPU one, then more optimizer steps per run, then more cells and runs measured, then
 the later date.
 
@@ -23,6 +24,7 @@ Python's ``tomllib`` reads it (no dependency).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -57,8 +59,23 @@ class Measurement:
 
 
 def rank_key(m: Measurement) -> tuple:
-    """The order of "best": not cut off, GPU over CPU, more work (steps per run), more cells, more runs, later."""
-    return (not m.cut_off, m.device == "gpu", m.steps, m.cells, m.runs, m.date)
+    """The order of "best": runs of the current protocol version, not cut off, GPU over CPU, more work
+    (steps per run), more cells, more runs, later."""
+    return (m.runs > 0, not m.cut_off, m.device == "gpu", m.steps, m.cells, m.runs, m.date)
+
+
+@functools.cache
+def _registered_versions() -> dict[str, str]:
+    from .plugins import load_registry
+
+    reg = load_registry()
+    return {name: str(reg.get("protocols", name).version) for name in reg.items["protocols"]}
+
+
+def current_version(protocol: str) -> str | None:
+    """The registered protocol's version, or None when no installed plugin registers it (then every
+    run counts)."""
+    return _registered_versions().get(protocol)
 
 
 def choose(measurements: list[Measurement]) -> Measurement | None:
@@ -90,41 +107,49 @@ def read_provenance(folder: Path) -> dict:
         raise DgmbenchError(f"{path}: no readable provenance ({type(exc).__name__})") from None
 
 
-def _store_facts(results: Path, protocol: str, budget: str) -> tuple[float, int, int]:
-    """(mean steps per counted run, counted runs, distinct cells) of one protocol and budget, read-only."""
+def _store_facts(results: Path, protocol: str, budget: str, version: str | None) -> tuple[float, int, int]:
+    """(mean steps per counted run, counted runs, distinct cells) of one protocol and budget, read-only;
+    with ``version``, only the runs of that protocol version count."""
     if not results.is_file():
         return 0.0, 0, 0
     from .store import COUNTED, readonly_uri
 
+    query = ("SELECT avg(steps), count(*), count(DISTINCT cell) FROM runs "
+             f"WHERE protocol = ? AND budget = ? AND status IN ({', '.join('?' * len(COUNTED))})")
+    args = [protocol, budget, *COUNTED]
+    if version is not None:
+        query, args = query + " AND protocol_version = ?", args + [version]
     with closing(sqlite3.connect(readonly_uri(results), uri=True)) as db:
-        row = db.execute("SELECT avg(steps), count(*), count(DISTINCT cell) FROM runs "
-                         f"WHERE protocol = ? AND budget = ? AND status IN ({', '.join('?' * len(COUNTED))})",
-                         (protocol, budget, *COUNTED)).fetchone()
+        row = db.execute(query, args).fetchone()
     return float(row[0] or 0.0), int(row[1] or 0), int(row[2] or 0)
 
 
-def read_measurement(folder: Path, protocol: str) -> Measurement:
-    """The measurement in ``folder`` (its provenance and results file)."""
+def read_measurement(folder: Path, protocol: str, version: str | None = None) -> Measurement:
+    """The measurement in ``folder`` (its provenance and results file), counting the runs of protocol
+    ``version`` only when given."""
     folder = Path(folder)
     info = read_provenance(folder)
     device = "gpu" if info.get("gpu") or folder.name.startswith("gpu-") else "cpu"
-    steps, runs, cells = _store_facts(folder / "results.sqlite", protocol, info.get("budget", ""))
+    steps, runs, cells = _store_facts(folder / "results.sqlite", protocol, info.get("budget", ""), version)
     return Measurement(protocol, folder, device, info.get("budget", ""), steps, runs,
                        str(info.get("date", ""))[:10], info.get("gpu") or info.get("machine", ""), cells,
                        str(info.get("cut_off", "")))
 
 
 def measurements(protocol_dir: Path) -> list[Measurement]:
-    """Every measurement folder of a protocol (``<device>-<budget>/`` holding a provenance file)."""
+    """Every measurement folder of a protocol (``<device>-<budget>/`` holding a provenance file), its
+    runs counted at the protocol's current version."""
     protocol_dir = Path(protocol_dir)
-    return [read_measurement(d, protocol_dir.name) for d in sorted(protocol_dir.iterdir())
+    version = current_version(protocol_dir.name)
+    return [read_measurement(d, protocol_dir.name, version) for d in sorted(protocol_dir.iterdir())
             if d.is_dir() and d.name.split("-")[0] in DEVICES and (d / PROVENANCE).is_file()]
 
 
 def headline(best: Measurement, others: list[Measurement]) -> str:
     """The canonical table's first line."""
     where = f"{best.device.upper()} ({best.machine})" if best.machine else best.device.upper()
-    rest = ", ".join(f"`{m.folder.name}/`" for m in others)
+    rest = ", ".join(f"`{m.folder.name}/`" + ("" if m.runs else " (no runs of the current protocol version)")
+                     for m in others)
     return (f"{CANONICAL_MARK} measured on {where} under budget `{best.budget}` on {best.date} "
             f"(`{best.folder.name}/`, {best.cells} cells, {best.runs} runs, {best.steps:.0f} steps per run"
             + (f"; the sweep was cut off: {best.cut_off}" if best.cut_off else "") + ")."

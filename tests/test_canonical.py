@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def make_measurement(root: Path, protocol: str, folder: str, budget: str, steps: int, runs: int,
-                     gpu: bool = False, date: str = "2026-12-01T10:00:00+00:00", cells: int = 2) -> Path:
+                     gpu: bool = False, date: str = "2026-12-01T10:00:00+00:00", cells: int = 2,
+                     version: str = "1") -> Path:
     d = root / protocol / folder
     d.mkdir(parents=True)
     info = {"budget": budget, "date": date, "machine": "x86_64, cpu, 2 cores", "commands": []}
@@ -27,10 +28,11 @@ def make_measurement(root: Path, protocol: str, folder: str, budget: str, steps:
         info["gpu"] = "NVIDIA H200"
     (d / "provenance.json").write_text(json.dumps(info))
     with sqlite3.connect(d / "results.sqlite") as db:
-        db.execute("CREATE TABLE runs (protocol TEXT, budget TEXT, status TEXT, steps INTEGER, cell TEXT)")
-        db.executemany("INSERT INTO runs VALUES (?, ?, ?, ?, ?)",
-                       [(protocol, budget, "ok", steps, f"c{i % cells}") for i in range(runs)]
-                       + [(protocol, budget, "failed", 10 * steps, "c-failed")])
+        db.execute("CREATE TABLE runs (protocol TEXT, protocol_version TEXT, budget TEXT, status TEXT, "
+                   "steps INTEGER, cell TEXT)")
+        db.executemany("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)",
+                       [(protocol, version, budget, "ok", steps, f"c{i % cells}") for i in range(runs)]
+                       + [(protocol, version, budget, "failed", 10 * steps, "c-failed")])
     (d / f"{protocol}.md").write_text(f"table of {folder}\n")
     (d / f"{protocol}.csv").write_text(f"cell,value\n{folder},1\n")
     return d
@@ -79,6 +81,19 @@ def test_the_canonical_table_is_the_best_measurement_and_says_so(tmp_path):
     assert (tmp_path / "toy" / "toy.csv").read_text().endswith("gpu-gpu,1\n")
     index = write_index(tmp_path).read_text()
     assert "| [toy](toy/toy.md) | [`gpu-gpu`](toy/gpu-gpu/) | gpu | 2026-11-30 | 3 |" in index
+
+
+def test_a_table_of_an_older_protocol_version_is_not_canonical(tmp_path, monkeypatch):
+    """A GPU table whose runs all predate the protocol's current version loses to a CPU table of it."""
+    make_measurement(tmp_path, "toy", "gpu-quick-2000steps", "quick[max_steps=2000]", 2000, 8, gpu=True, version="1")
+    make_measurement(tmp_path, "toy", "cpu-cpu", "cpu", 500, 24, version="2")
+    monkeypatch.setattr(canonical, "current_version", lambda protocol: "2")
+    best = write_canonical(tmp_path / "toy")
+    assert best.folder.name == "cpu-cpu" and best.runs == 24
+    first = (tmp_path / "toy" / "toy.md").read_text().splitlines()[0]
+    assert "`gpu-quick-2000steps/` (no runs of the current protocol version)" in first
+    monkeypatch.setattr(canonical, "current_version", lambda protocol: "1")
+    assert write_canonical(tmp_path / "toy").folder.name == "gpu-quick-2000steps"
 
 
 def test_the_committed_leaderboards_follow_the_layout():

@@ -28,9 +28,9 @@ def protocols() -> list[ProtocolSpec]:
             seeds=(0, 1, 2),
             budgets={"quick": {"epochs": 20, "batch_size": 64}, "full": {"epochs": 50, "batch_size": 64},
                      "smoke": {"metric_options": {"domain_net_steps": 100}},  # the feature classifier in seconds
-                     "cpu": {"epochs": 1000, "max_steps": 1000, "batch_size": 64,
+                     "cpu": {"epochs": 1000, "max_steps": 2000, "batch_size": 64,
                              "metric_options": {"sample_metric_n": 2000},
-                             "note": "1,000 steps of batch 64 per cell (DCGAN width 8 on the CPU: --config width=8), "
+                             "note": "2,000 steps of batch 64 per cell (DCGAN width 8 on the CPU: --config width=8), "
                                      "2,000 samples per score, 5,000-step feature classifiers; Lucic et al. 2018 "
                                      "train 20 epochs (MNIST) and 40 (CIFAR-10)"},
                      "gpu": {"epochs": 5, "batch_size": 64,
