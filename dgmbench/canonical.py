@@ -6,9 +6,9 @@ Layout (``leaderboards/``): every measurement of a protocol lives in
 average). ``<protocol>/<protocol>.md`` and ``.csv`` are the canonical table: the best measurement
 made, named in the table's first line. "Best" is :func:`rank_key`: a measurement with runs of the
 protocol's current version over one whose runs are all stale (an older version's table measures
-another protocol), then a sweep that ended over one cut off by a time limit (a GPU call stopped after a few cells does not hide a whole CPU table), then a GPU
-measurement over a CPU one, then more optimizer steps per run, then more cells and runs measured, then
-the later date.
+another protocol), then a sweep that ended over one cut off by a time limit (a GPU call stopped
+after a few cells does not hide a whole CPU table), then a GPU measurement over a CPU one, then
+more optimizer steps per run, then more cells and runs measured, then the later date.
 
 ``leaderboards/manifest.toml`` lists the measurements to (re)make, one ``[[measurement]]`` each::
 
@@ -187,8 +187,8 @@ def write_index(root: Path) -> Path:
             rows.append(f"| [{d.name}]({d.name}/{d.name}.md) | [`{best.folder.name}`]({d.name}/{best.folder.name}/) "
                         f"| {best.device} | {best.date} | {len(found)} |")
     text = ("# Leaderboards\n\nOne folder per protocol. `<protocol>/<protocol>.md` (and `.csv`) is the canonical "
-            "table: the best measurement made (a sweep that ended over one cut off, then GPU over CPU, then more "
-            "steps per run), named in its first "
+            "table: the best measurement made (runs of the protocol's current version, then a sweep that ended "
+            "over one cut off, then GPU over CPU, then more steps per run), named in its first "
             "line. Every measurement, canonical or not, lives in `<protocol>/<device>-<budget>/` with the same "
             "file names, its raw `results.sqlite`, its `runs/` and one `provenance.json`. "
             "`python leaderboards/regenerate.py [--device gpu]` re-measures what `manifest.toml` lists (on a quiet "

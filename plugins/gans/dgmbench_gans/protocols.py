@@ -30,9 +30,10 @@ def protocols() -> list[ProtocolSpec]:
                      "smoke": {"metric_options": {"domain_net_steps": 100}},  # the feature classifier in seconds
                      "cpu": {"epochs": 1000, "max_steps": 2000, "batch_size": 64,
                              "metric_options": {"sample_metric_n": 2000},
-                             "note": "2,000 steps of batch 64 per cell (DCGAN width 8 on the CPU: --config width=8), "
-                                     "2,000 samples per score, 5,000-step feature classifiers; Lucic et al. 2018 "
-                                     "train 20 epochs (MNIST) and 40 (CIFAR-10)"},
+                             "note": "2,000 steps of batch 64 per cell (DCGAN width 8 on the CPU: --config width=8; "
+                                     "a step is one D update, so WGAN and WGAN GP, n_critic = 5, make 400 G "
+                                     "updates), 2,000 samples per score, 5,000-step feature classifiers; Lucic "
+                                     "et al. 2018 train 20 epochs (MNIST) and 40 (CIFAR-10)"},
                      "gpu": {"epochs": 5, "batch_size": 64,
                              "note": "5 epochs of batch 64 per cell, 5,000-step feature classifiers; Lucic et al. "
                                      "2018 train 20 epochs on MNIST and Fashion-MNIST and 40 on CIFAR-10 (a quarter "
