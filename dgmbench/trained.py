@@ -17,7 +17,12 @@ were left out), so one collapsed seed of three cannot decide a claim:
   a collapsed encoder scores by chance (beta-VAE score ~0.23, FactorVAE score 0 on dSprites);
 * **its mode classifier is below its accuracy bar**: the Stacked MNIST channel classifier's test
   accuracy (``mode_classifier_accuracy``) is below :data:`MODE_CLASSIFIER_BAR` (0.95), so the mode
-  counts read misclassified digits.
+  counts read misclassified digits;
+* **its samples lie off the data**: the run's sample precision (``precision``, the fraction of
+  generated points inside the real data's 3-NN manifold, Kynkaanniemi et al. 2019) is below
+  :data:`PRECISION_BAR` (0.1) under every feature network the table shows -- fewer than one sample
+  in ten looks like a data point, as for a GAN that diverged or has not left its first blobs.
+  (Recall is no such test: a trained DCGAN on CIFAR-10 has recall ~0 at a short budget.)
 
 Feature networks: FID / IS / KID / precision / recall from the suite's ``domain`` classifier are
 refused (not shown) for a dataset whose classifier's test accuracy is below
@@ -32,6 +37,8 @@ import pandas as pd
 FLAT = 0.005
 #: the least test accuracy of the Stacked MNIST channel classifier whose mode counts are claims
 MODE_CLASSIFIER_BAR = 0.95
+#: the least sample precision (under the best shown feature network) of a generator that trained
+PRECISION_BAR = 0.1
 #: values that are disentanglement scores: a table showing one shows active dimensions beside it
 DISENTANGLEMENT_SCORES = ("betavae_score", "factorvae_score", "mig", "dci_disentanglement", "sap")
 #: the least test accuracy of a ``domain`` classifier whose features score samples, per dataset
@@ -79,6 +86,10 @@ def untrained_runs(values: pd.DataFrame, history: pd.DataFrame | None, plateaus=
     for run_id, acc in zip(modes.run_id, modes.value):
         if acc < MODE_CLASSIFIER_BAR:
             why.setdefault(run_id, f"mode classifier accuracy {acc:.3f} < {MODE_CLASSIFIER_BAR}")
+    precision = values[values.column.str.split(" ").str[0] == "precision"].groupby("run_id").value.max()
+    for run_id, p in precision.items():
+        if p < PRECISION_BAR:
+            why.setdefault(run_id, f"samples off the data (precision {p:.3f} < {PRECISION_BAR})")
     may_plateau = set(values.run_id[values.cell.isin(set(plateaus))])
     for run_id in flat_runs(history, set(values.run_id) - may_plateau):
         why.setdefault(run_id, "held-out curve flat")

@@ -1,5 +1,5 @@
 """Claims only from trained cells: a collapsed encoder, a flat held-out curve or a weak mode
-classifier marks a cell "did not train" and takes it out of the claims ("not measured: cells did
+classifier, or samples off the data, mark a cell "did not train" and takes it out of the claims ("not measured: cells did
 not train"); a weak domain classifier's FID / IS are refused in the leaderboard."""
 from __future__ import annotations
 
@@ -75,6 +75,18 @@ def test_a_mode_classifier_below_its_bar_marks_the_cell():
     assert why == {"r1": "mode classifier accuracy 0.620 < 0.95"}
     assert trained.untrained_cells(why, {"a": ["r1"], "b": ["r2"]}) == (
         {"a": "mode classifier accuracy 0.620 < 0.95"}, {})
+
+
+def test_samples_off_the_data_mark_the_run_whatever_the_feature_net():
+    # precision under every shown network below the bar marks the run; one network above it passes
+    values = pd.DataFrame({"run_id": ["r1", "r2", "r2", "r3"], "cell": ["a", "b", "b", "c"],
+                           "column": ["precision [domain]", "precision [domain]", "precision [inception]",
+                                      "recall [domain]"],
+                           "value": [0.035, 0.02, 0.4, 0.0]})
+    why = trained.untrained_runs(values, None)
+    assert why == {"r1": "samples off the data (precision 0.035 < 0.1)"}
+    assert trained.untrained_cells(why, {"a": ["r1"], "b": ["r2"], "c": ["r3"]})[0] == {
+        "a": "samples off the data (precision 0.035 < 0.1)"}
 
 
 def test_one_collapsed_seed_of_three_is_left_out_of_the_cell_and_its_claim(tmp_path):
