@@ -1,6 +1,7 @@
-"""Claims only from trained cells: a collapsed encoder, a flat held-out curve or a weak mode
-classifier, or samples off the data, mark a cell "did not train" and takes it out of the claims ("not measured: cells did
-not train"); a weak domain classifier's FID / IS are refused in the leaderboard."""
+"""Claims only from trained cells: a collapsed encoder, a flat held-out curve, a weak mode
+classifier or samples off the data mark a cell "did not train" and take it out of the claims
+("not measured: cells did not train"); a weak domain classifier's FID / IS are refused in the
+leaderboard."""
 from __future__ import annotations
 
 import time
