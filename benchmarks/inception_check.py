@@ -27,6 +27,7 @@ import time
 import numpy as np
 import torch
 
+from dgmbench.datasets import load_cifar
 from dgmbench.errors import DgmbenchError
 from dgmbench.features.inception import Headless, file_hash, headless_path
 from dgmbench.metrics.frechet import fid_from_features
@@ -55,22 +56,11 @@ def tf1_resize(x: torch.Tensor, size: int = 299) -> torch.Tensor:
 
 def cifar10_first(root: str, train: bool, n: int) -> torch.Tensor:
     """The first n images of a CIFAR-10 split, uint8 (n, 3, 32, 32), in the batch files' order (the
-    order torchvision's ``CIFAR10`` reads; its md5 check is skipped, the copy here is re-packed)."""
-    import pickle
-    from pathlib import Path
-
-    names = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
-    parts, have = [], 0
-    for name in names:
-        if have >= n:
-            break
-        with open(Path(root) / "cifar-10-batches-py" / name, "rb") as f:
-            parts.append(pickle.load(f, encoding="latin1")["data"])
-        have += len(parts[-1])
-    data = np.concatenate(parts)[:n]
-    if len(data) < n:
-        raise DgmbenchError(f"{root}: only {len(data)} CIFAR-10 images in the split, asked for {n}")
-    return torch.from_numpy(data.reshape(-1, 3, 32, 32))
+    suite's own loader, which skips torchvision's md5 check: the copy here is re-packed)."""
+    x = load_cifar("train" if train else "test", root).x
+    if len(x) < n:
+        raise DgmbenchError(f"{root}: only {len(x)} CIFAR-10 images in the split, asked for {n}")
+    return torch.round(x[:n] * 255).to(torch.uint8)
 
 
 @torch.no_grad()

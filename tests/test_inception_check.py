@@ -33,9 +33,14 @@ def test_tf1_resize_of_cifar_size_to_299_keeps_constant_images_and_the_corner_pi
     assert torch.allclose(check.tf1_resize(torch.full((1, 3, 32, 32), 77.0)), torch.tensor(77.0))
 
 
-def test_cifar10_first_reads_batches_in_order_and_names_a_short_split(tmp_path):
+def test_cifar10_first_reads_batches_in_order_and_names_a_short_split(tmp_path, monkeypatch):
+    import torchvision.datasets.cifar as tv_cifar
+
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda *a, **k: True)  # the md5 of the real metadata
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": [str(i) for i in range(10)]}, f)
     rows = np.arange(3 * 3072, dtype=np.int64).reshape(3, 3072) % 251
     with open(folder / "test_batch", "wb") as f:
         pickle.dump({"data": rows.astype(np.uint8), "labels": [0, 1, 2]}, f)
